@@ -1,0 +1,77 @@
+"""Atomic file writes: a reader never sees a half-written file, even after SIGKILL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["atomic_write", "ensure_writable_dir"]
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path`` and move it into place only on success.
+
+    The temporary file lives in the same directory, so the final ``os.replace`` is atomic on
+    POSIX and Windows. On any exception the temporary file is removed and ``path`` is left
+    as it was.
+
+    Parameters
+    ----------
+    path
+        Destination file. Its parent directory is created if needed.
+    mode
+        ``"wb"`` (default) or ``"w"`` for text.
+
+    Example
+    -------
+    >>> import pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "hello.txt"
+    >>> with atomic_write(target, "w") as f:
+    ...     _ = f.write("hi")
+    >>> target.read_text()
+    'hi'
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"Expected mode to be 'wb' or 'w'. Received: mode={mode!r}")
+    path = Path(path)
+    directory = ensure_writable_dir(path.parent, argument="path")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def ensure_writable_dir(directory: str | os.PathLike, argument: str = "out") -> Path:
+    """Create ``directory`` if needed and check that files can be written in it.
+
+    Raises
+    ------
+    ValueError
+        Naming ``argument`` when the directory cannot be created or written to.
+    """
+    directory = Path(directory) if str(directory) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"Expected {argument} to be a writable directory. Received: {argument}="
+            f"'{directory}' ({error.strerror or error})"
+        ) from None
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"Expected {argument} to be a writable directory. Received: {argument}="
+            f"'{directory}' (not writable)"
+        )
+    return directory
