@@ -1,0 +1,50 @@
+"""xmaco: feature visualization with MACO (magnitude-constrained optimisation) for Keras.
+
+Example
+-------
+>>> import keras, xmaco
+>>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="conv")])
+>>> result = xmaco.maco(xmaco.Objective.channel(model, "conv", 0), steps=2, crops=2,
+...                     image_size=32, seed=0)
+>>> result.names
+['conv:channel 0']
+"""
+
+from __future__ import annotations
+
+from . import callbacks, color, parameterizations, schedules, spectrum, transforms
+from .engine import fourier, maco, pixel, visualize
+from .errors import NonFiniteError, OutOfMemoryError
+from .objectives import Objective
+from .result import Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Objective",
+    "Result",
+    "maco",
+    "fourier",
+    "pixel",
+    "visualize",
+    "NonFiniteError",
+    "OutOfMemoryError",
+    "callbacks",
+    "color",
+    "parameterizations",
+    "schedules",
+    "spectrum",
+    "transforms",
+    "plot",
+    "zoo",
+    "__version__",
+]
+
+
+def __getattr__(name: str):
+    # plot (matplotlib) and zoo (model building) load on first use, keeping import light.
+    if name in ("plot", "zoo", "export"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'xmaco' has no attribute {name!r}")

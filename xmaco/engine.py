@@ -1,0 +1,616 @@
+"""The engine: one compiled step and the loop around it.
+
+``objective + parameterization -> compiled step -> Result``. The compiled step does the whole
+work of one iteration in a single ``tf.function`` (traced once per run): image formation, crops,
+noise, the model, the loss, the gradients, the optimizer update and the transparency
+accumulation. The Python loop outside only reads the objective values, runs the callbacks and
+watches for Ctrl-C and non-finite values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import numbers
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from . import schedules
+from .callbacks import Callback, ProgressBar, as_list
+from .errors import NonFiniteError, OutOfMemoryError
+from .objectives import CompiledObjective, Objective
+from .parameterizations import Fourier, Maco, Parameterization, Pixel
+from .result import Result
+from .transforms import MIN_CROP, crop, noise_field, sample_boxes
+
+__all__ = ["maco", "fourier", "pixel", "visualize", "values_range_of"]
+
+_ZERO_GRADIENT_STEPS = 3
+
+
+def maco(
+    objective: Objective,
+    steps: int = 256,
+    crops: int | None = 32,
+    image_size: int | tuple[int, int] = 512,
+    crop_size: Any = None,
+    noise: Any = 0.08,
+    optimizer: Any = None,
+    values_range: tuple[float, float] | None = None,
+    spectrum: Any = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    jit_compile: bool = False,
+    model_input_size: int | tuple[int, int] | None = None,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    learning_rate: Any = None,
+    verbose: bool | None = None,
+) -> Result:
+    """Visualize ``objective`` with MACO: optimise only the phase of a fixed-magnitude spectrum.
+
+    Parameters
+    ----------
+    objective
+        What to maximise (:class:`xmaco.Objective`); a batch objective gives a batch of
+        visualizations optimised together.
+    steps
+        Number of optimisation steps (>= 1).
+    crops
+        Random crops of the canvas per step and visualization, resized to the model input;
+        ``None`` feeds the whole canvas once per step (no crops).
+    image_size
+        Canvas size, an int or (height, width).
+    crop_size
+        Crop side as a fraction of the canvas' shorter side, in (0, 1]: a number or a schedule
+        (a callable of the step). ``None``: ``schedules.linear(0.5, 0.05, steps)``. Each crop is
+        jittered by N(0, 0.05) and kept inside the canvas.
+    noise
+        Scale ``s`` of the noise ``N(0, s) + U(-s/2, s/2)`` added to every crop, in units of
+        the half-width of ``values_range`` (so 0.08 means 0.08 for a (-1, 1) model); a number
+        or a schedule.
+    optimizer
+        None (Nadam), a name (``"nadam"``, ``"adam"``, ``"sgd"``) or a Keras optimizer.
+    values_range
+        (low, high) of the model's input. None: the range recorded on the model (models from
+        :mod:`xmaco.zoo` carry ``xmaco_values_range``), else (0, 1).
+    spectrum
+        The fixed magnitude: None (natural default), a (C, H, W//2+1) array or a ``.npy`` path.
+    seed
+        Base seed; visualization ``i`` uses ``seed + i``, so it gets the same images alone
+        (``seed=seed + i``) as inside the batch. None draws one (recorded in the result).
+    batch_size
+        Images per model call: the ``N * crops`` images of a step are processed in
+        micro-batches of this size and their gradients accumulated (bounded memory, same
+        result). None: one call.
+    jit_compile
+        Compile the step with XLA.
+    model_input_size
+        (height, width) the crops are resized to; required when the model's spatial input size
+        is unknown.
+    callbacks
+        :class:`xmaco.callbacks.Callback` objects.
+    learning_rate
+        A number or a schedule; None: 1.0 (the MACO reference setting). Ignored when
+        ``optimizer`` is a Keras optimizer instance.
+    verbose
+        Show a progress bar; None shows it when stderr is a terminal.
+
+    Returns
+    -------
+    Result
+        Images (N, H, W, C) in ``values_range``, transparency maps, history, names, config.
+
+    Example
+    -------
+    >>> import keras, xmaco
+    >>> inputs = keras.Input((32, 32, 3))
+    >>> x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+    >>> model = keras.Model(inputs, x)
+    >>> result = xmaco.maco(xmaco.Objective.channel(model, "conv", 1), steps=4, crops=2,
+    ...                     image_size=64, seed=0)
+    >>> result.images.shape, result.history.shape
+    ((1, 64, 64, 3), (4, 1))
+    """
+    return visualize(objective, Maco(spectrum), **_keywords(locals(), exclude=("spectrum",)))
+
+
+def fourier(
+    objective: Objective,
+    steps: int = 256,
+    crops: int | None = 32,
+    image_size: int | tuple[int, int] = 512,
+    crop_size: Any = None,
+    noise: Any = 0.08,
+    optimizer: Any = None,
+    values_range: tuple[float, float] | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    jit_compile: bool = False,
+    model_input_size: int | tuple[int, int] | None = None,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    learning_rate: Any = None,
+    verbose: bool | None = None,
+    decay: float = 1.0,
+) -> Result:
+    """Visualize ``objective`` with the Fourier baseline (Olah et al. 2017).
+
+    The whole complex spectrum is optimised, scaled by ``1 / f**decay``, in the decorrelated
+    colour space. Same keywords as :func:`maco` (no ``spectrum``), plus ``decay``; the default
+    optimizer is Adam with learning rate 0.05.
+
+    Example
+    -------
+    >>> import keras, xmaco
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3)])
+    >>> xmaco.fourier(xmaco.Objective.layer(model, 0), steps=2, crops=1, image_size=32,
+    ...               seed=0).config["method"]
+    'fourier'
+    """
+    return visualize(objective, Fourier(decay), **_keywords(locals(), exclude=("decay",)))
+
+
+def pixel(
+    objective: Objective,
+    steps: int = 256,
+    crops: int | None = 32,
+    image_size: int | tuple[int, int] = 512,
+    crop_size: Any = None,
+    noise: Any = 0.08,
+    optimizer: Any = None,
+    values_range: tuple[float, float] | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    jit_compile: bool = False,
+    model_input_size: int | tuple[int, int] | None = None,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    learning_rate: Any = None,
+    verbose: bool | None = None,
+) -> Result:
+    """Visualize ``objective`` by optimising the pixels directly (through a sigmoid).
+
+    Same keywords as :func:`maco` (no ``spectrum``); the default optimizer is Adam with
+    learning rate 0.05.
+
+    Example
+    -------
+    >>> import keras, xmaco
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3)])
+    >>> xmaco.pixel(xmaco.Objective.layer(model, 0), steps=2, crops=None, image_size=16,
+    ...             seed=0).images.shape
+    (1, 16, 16, 3)
+    """
+    return visualize(objective, Pixel(), **_keywords(locals()))
+
+
+def _keywords(arguments: dict[str, Any], exclude: Sequence[str] = ()) -> dict[str, Any]:
+    return {k: v for k, v in arguments.items() if k != "objective" and k not in exclude}
+
+
+def values_range_of(model: Any) -> tuple[float, float] | None:
+    """The value range recorded on ``model`` (``model.xmaco_values_range``), if any."""
+    recorded = getattr(model, "xmaco_values_range", None)
+    return None if recorded is None else (float(recorded[0]), float(recorded[1]))
+
+
+def visualize(
+    objective: Objective,
+    parameterization: Parameterization,
+    steps: int = 256,
+    crops: int | None = 32,
+    image_size: int | tuple[int, int] = 512,
+    crop_size: Any = None,
+    noise: Any = 0.08,
+    optimizer: Any = None,
+    values_range: tuple[float, float] | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    jit_compile: bool = False,
+    model_input_size: int | tuple[int, int] | None = None,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    learning_rate: Any = None,
+    verbose: bool | None = None,
+) -> Result:
+    """The one engine behind :func:`maco`, :func:`fourier` and :func:`pixel`.
+
+    ``parameterization`` is any :class:`xmaco.parameterizations.Parameterization`; the other
+    keywords are those of :func:`maco`.
+
+    Example
+    -------
+    >>> import keras, xmaco
+    >>> from xmaco.parameterizations import Maco
+    >>> model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3)])
+    >>> visualize(xmaco.Objective.layer(model, 0), Maco(), steps=1, crops=1, image_size=32,
+    ...           seed=3).seed
+    3
+    """
+    if not isinstance(objective, Objective):
+        raise TypeError(
+            "Expected objective to be an xmaco.Objective (e.g. Objective.neuron(model, "
+            f"'logits', 2)). Received: objective of type {type(objective).__name__}"
+        )
+    if not isinstance(parameterization, Parameterization):
+        raise TypeError(
+            "Expected parameterization to be an xmaco.parameterizations.Parameterization. "
+            f"Received: {type(parameterization).__name__}"
+        )
+    model = objective.model
+    steps = _positive_int(steps, "steps")
+    crops = None if crops is None else _positive_int(crops, "crops")
+    height, width = _size(image_size, "image_size", minimum=8)
+    input_size = _input_size(model, model_input_size)
+    low, high = _values_range(values_range, model)
+    crop_schedule = schedules.as_schedule(
+        schedules.linear(0.5, MIN_CROP, steps) if crop_size is None else crop_size,
+        "crop_size", 0.0, 1.0,
+    )
+    noise_schedule = schedules.as_schedule(noise, "noise", 0.0, None, low_inclusive=True)
+    rate = parameterization.default_learning_rate if learning_rate is None else learning_rate
+    lr_schedule = schedules.as_schedule(rate, "learning_rate", 0.0, None)
+    optimizer, owns_rate = _optimizer(optimizer, parameterization, float(lr_schedule(0)))
+    seed = _seed(seed)
+    batch_size = None if batch_size is None else _positive_int(batch_size, "batch_size")
+    callbacks = as_list(callbacks)
+    if verbose or (verbose is None and sys.stderr.isatty()):
+        callbacks = [ProgressBar(), *callbacks]
+
+    n = objective.batch_size
+    per_visualization = crops or 1
+    channels = int(model.inputs[0].shape[-1])
+    seeds = [seed + i for i in range(n)]
+    variables = parameterization.build(seeds, height, width, channels)
+    compiled = objective.compile()
+    optimizer.build(variables)
+    transparency = tf.Variable(tf.zeros([n, height, width, channels]), name="transparency")
+    backup = [tf.Variable(v, name="backup") for v in variables]
+
+    step_fn = _make_step(
+        compiled, parameterization, variables, optimizer, transparency, backup,
+        seeds=tf.constant(seeds, tf.int64), crops=crops, canvas=(height, width),
+        input_size=input_size, values_range=(low, high), crop_schedule=crop_schedule,
+        noise_schedule=noise_schedule, lr_schedule=lr_schedule if owns_rate else None,
+        batch_size=batch_size, jit_compile=bool(jit_compile),
+    )
+
+    names = objective.names
+    config = {
+        **parameterization.describe(),
+        "model": model.name,
+        "layers": objective.layers,
+        "objective": names,
+        "steps": steps,
+        "crops": crops,
+        "image_size": [height, width],
+        "model_input_size": list(input_size),
+        "crop_size": schedules.describe(crop_schedule),
+        "noise": schedules.describe(noise_schedule),
+        "learning_rate": schedules.describe(lr_schedule) if owns_rate else None,
+        "optimizer": type(optimizer).__name__,
+        "values_range": [low, high],
+        "seed": seed,
+        "batch_size": batch_size,
+        "jit_compile": bool(jit_compile),
+    }
+    live = _LiveRun(parameterization, variables, transparency, steps, names, (low, high))
+    for callback in callbacks:
+        callback.set_run(live)
+        callback.on_run_begin({"steps": steps, "names": names})
+
+    history: list[np.ndarray] = []
+    zero_gradient = np.ones(n, dtype=bool)
+    interrupted, failure = False, None
+    start = time.perf_counter()
+    try:
+        for step in range(steps):
+            try:
+                with _quiet_tracing(first=step == 0):
+                    outputs = step_fn(tf.constant(step, tf.int64))
+            except tf.errors.ResourceExhaustedError:
+                failure = OutOfMemoryError(_oom_message(step, n, per_visualization, input_size,
+                                                        (height, width), batch_size))
+                break
+            values, gradient_mass, size_now, noise_now, lr_now = (o.numpy() for o in outputs)
+            if not np.all(np.isfinite(values)):
+                for saved, variable in zip(backup, variables, strict=True):
+                    variable.assign(saved)
+                bad = np.flatnonzero(~np.isfinite(values)).tolist()
+                failure = NonFiniteError(
+                    f"The objective became non-finite ({values[bad[0]]}) at step {step} for "
+                    f"visualization(s) {bad} ({', '.join(names[i] for i in bad[:3])}). The run "
+                    f"stopped; error.result holds the images of the last finite step ({step}). "
+                    "Lower the learning rate, check the model for overflow, or use float32."
+                )
+                break
+            history.append(values.astype(np.float32))
+            if step < _ZERO_GRADIENT_STEPS:
+                zero_gradient &= gradient_mass == 0.0
+                if step == _ZERO_GRADIENT_STEPS - 1 or step == steps - 1:
+                    _warn_zero_gradient(zero_gradient, names, objective.layers)
+            logs = {"objective": values, "crop_size": float(size_now),
+                    "noise": float(noise_now), "learning_rate": float(lr_now)}
+            for callback in callbacks:
+                callback.on_step_end(step, logs)
+            if any(callback.stop_run for callback in callbacks):
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    seconds = time.perf_counter() - start
+    done = len(history)
+    result = Result(
+        images=live.images(),
+        transparency=transparency.numpy(),
+        history=np.asarray(history, np.float32).reshape(done, n),
+        names=names,
+        config=config,
+        seed=seed,
+        interrupted=interrupted or failure is not None,
+        stats={
+            "steps_done": done,
+            "seconds": seconds,
+            "steps_per_second": done / seconds if seconds > 0 else 0.0,
+            "traces": int(step_fn.experimental_get_tracing_count()),
+        },
+    )
+    for callback in callbacks:
+        callback.on_run_end(result)
+    if failure is not None:
+        failure.result = result
+        raise failure
+    return result
+
+
+class _LiveRun:
+    """The view of the running optimisation given to callbacks."""
+
+    def __init__(self, parameterization, variables, transparency, steps, names, values_range):
+        self._parameterization = parameterization
+        self._variables = variables
+        self._transparency = transparency
+        self.steps = steps
+        self.names = names
+        self.values_range = values_range
+
+    def images(self) -> np.ndarray:
+        low, high = self.values_range
+        images = self._parameterization.images(self._variables)
+        return (low + (high - low) * images).numpy().astype(np.float32)
+
+    def transparency(self) -> np.ndarray:
+        return self._transparency.numpy()
+
+
+def _make_step(
+    compiled: CompiledObjective,
+    parameterization: Parameterization,
+    variables: list[tf.Variable],
+    optimizer: Any,
+    transparency: tf.Variable,
+    backup: list[tf.Variable],
+    *,
+    seeds: tf.Tensor,
+    crops: int | None,
+    canvas: tuple[int, int],
+    input_size: tuple[int, int],
+    values_range: tuple[float, float],
+    crop_schedule: Any,
+    noise_schedule: Any,
+    lr_schedule: Any,
+    batch_size: int | None,
+    jit_compile: bool,
+):
+    low, high = values_range
+    n = int(seeds.shape[0])
+    channels = int(transparency.shape[-1])
+    per_visualization = crops or 1
+    visualization = tf.repeat(tf.range(n, dtype=tf.int32), per_visualization)
+
+    def model_gradients(inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """d(sum of per-visualization mean scores)/d(inputs), and the per-image scores."""
+        total = n * per_visualization
+        if batch_size is None or batch_size >= total:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                scores = compiled.scores(inputs, visualization)
+                loss = tf.reduce_sum(scores) / per_visualization
+            return tape.gradient(loss, inputs), scores
+        chunks = math.ceil(total / batch_size)
+        padding = chunks * batch_size - total
+        padded = tf.pad(inputs, [[0, padding], [0, 0], [0, 0], [0, 0]])
+        owners = tf.pad(visualization, [[0, padding]])
+        mask = tf.pad(tf.ones([total]), [[0, padding]])
+        grads = tf.TensorArray(inputs.dtype, size=chunks, element_shape=[batch_size,
+                                                                          *inputs.shape[1:]])
+        scores = tf.TensorArray(tf.float32, size=chunks, element_shape=[batch_size])
+
+        def body(i, grads, scores):
+            rows = tf.range(i * batch_size, (i + 1) * batch_size)
+            chunk = tf.gather(padded, rows)
+            with tf.GradientTape() as tape:
+                tape.watch(chunk)
+                chunk_scores = compiled.scores(chunk, tf.gather(owners, rows))
+                loss = tf.reduce_sum(chunk_scores * tf.gather(mask, rows)) / per_visualization
+            grads = grads.write(i, tape.gradient(loss, chunk))
+            return i + 1, grads, scores.write(i, chunk_scores)
+
+        _, grads, scores = tf.while_loop(
+            lambda i, *_: i < chunks, body, [tf.constant(0), grads, scores],
+            parallel_iterations=1,
+        )
+        flat = grads.stack()
+        return (tf.reshape(flat, [-1, *inputs.shape[1:]])[:total],
+                tf.reshape(scores.stack(), [-1])[:total])
+
+    def update(boxes, noise, rate):
+        """Everything but the random draws (XLA draws differ from the default kernels, so
+        they stay outside the compiled cluster: a jit run sees the same crops and noise)."""
+        if lr_schedule is not None:
+            optimizer.learning_rate.assign(rate)
+        with tf.GradientTape() as tape:
+            image = low + (high - low) * parameterization.images(variables)
+            cropped = crop(image, boxes, per_visualization, input_size, xla=jit_compile)
+        d_inputs, scores = model_gradients(cropped + noise)
+        *grads, d_image = tape.gradient(cropped, [*variables, image], output_gradients=d_inputs)
+        optimizer.apply_gradients([(-g, v) for g, v in zip(grads, variables, strict=True)])
+        mass = tf.abs(d_image)
+        transparency.assign_add(tf.where(tf.math.is_finite(mass), mass, 0.0))
+        values = tf.reduce_mean(tf.reshape(scores, [n, per_visualization]), axis=1)
+        return values, tf.reduce_sum(mass, axis=[1, 2, 3])
+
+    compiled_update = tf.function(update, jit_compile=True) if jit_compile else update
+
+    def step(step_index: tf.Tensor):
+        for saved, variable in zip(backup, variables, strict=True):
+            saved.assign(variable)
+        size = tf.cast(crop_schedule(step_index), tf.float32)
+        scale = tf.cast(noise_schedule(step_index), tf.float32)
+        if lr_schedule is not None:
+            rate = tf.cast(lr_schedule(step_index), tf.float32)
+        else:
+            rate = tf.cast(optimizer.learning_rate, tf.float32)
+        boxes = None
+        if crops is not None:
+            boxes = sample_boxes(seeds, step_index, crops, size, canvas)
+        shape = [per_visualization, *input_size, channels]
+        noise = scale * (high - low) / 2.0 * noise_field(seeds, step_index, shape)
+        values, mass = compiled_update(boxes, noise, rate)
+        return values, mass, size, scale, rate
+
+    return tf.function(step)
+
+
+@contextlib.contextmanager
+def _quiet_tracing(first: bool):
+    """Silence TensorFlow's "retracing" notice while a run traces its own new step function:
+    every run builds one (new variables), which is expected, not a retrace."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    if first:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _warn_zero_gradient(zero: np.ndarray, names: list[str], layers: list[str]) -> None:
+    if zero.any():
+        which = [names[i] for i in np.flatnonzero(zero)[:3]]
+        warnings.warn(
+            f"The gradient of the objective is zero everywhere for {int(zero.sum())} "
+            f"visualization(s) ({', '.join(which)}) in the first steps: the unit may be dead "
+            f"(e.g. a ReLU that never fires), or layer(s) {layers} may not depend on the input. "
+            "The images will not change.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _oom_message(step, n, crops, input_size, canvas, batch_size) -> str:
+    return (
+        f"Out of device memory at step {step}: {n} visualization(s) x {crops} crops of "
+        f"{input_size[0]}x{input_size[1]} per step, canvas {canvas[0]}x{canvas[1]}, batch_size="
+        f"{batch_size}. Set batch_size (micro-batches, e.g. batch_size={max(1, crops // 2)}), or "
+        "lower crops or image_size. error.result holds the images so far."
+    )
+
+
+def _positive_int(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(
+            f"Expected {argument} to be a positive integer. Received: {argument}={value!r}"
+        )
+    return int(value)
+
+
+def _size(value: Any, argument: str, minimum: int = 1) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, numbers.Integral) else value
+    try:
+        height, width = pair
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Expected {argument} to be an int or a (height, width) pair. Received: "
+            f"{argument}={value!r}"
+        ) from None
+    for side in (height, width):
+        if isinstance(side, bool) or not isinstance(side, numbers.Integral) or side < minimum:
+            raise ValueError(
+                f"Expected {argument} to be an int >= {minimum} or a (height, width) pair of "
+                f"them. Received: {argument}={value!r}"
+            )
+    return int(height), int(width)
+
+
+def _input_size(model: Any, model_input_size: Any) -> tuple[int, int]:
+    if model_input_size is not None:
+        return _size(model_input_size, "model_input_size")
+    shape = tuple(model.inputs[0].shape)
+    if shape[1] is None or shape[2] is None:
+        raise ValueError(
+            f"Expected model_input_size=(height, width) for model '{model.name}', whose input "
+            f"size is unknown. Received: model_input_size=None (input shape {shape})"
+        )
+    return int(shape[1]), int(shape[2])
+
+
+def _values_range(values_range: Any, model: Any) -> tuple[float, float]:
+    if values_range is None:
+        values_range = values_range_of(model) or (0.0, 1.0)
+    try:
+        low, high = (float(v) for v in values_range)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Expected values_range to be a (low, high) pair of numbers. Received: "
+            f"values_range={values_range!r}"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise ValueError(
+            f"Expected values_range to be finite with low < high. Received: "
+            f"values_range={values_range!r}"
+        )
+    return low, high
+
+
+def _seed(seed: Any) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (2**31 - 1))
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**62:
+        raise ValueError(f"Expected seed to be a non-negative integer. Received: seed={seed!r}")
+    return int(seed)
+
+
+_OPTIMIZERS = {"nadam": "Nadam", "adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def _optimizer(optimizer: Any, parameterization: Parameterization, rate: float):
+    """Return (optimizer, whether the engine drives its learning rate)."""
+    import keras
+
+    if optimizer is None:
+        optimizer = parameterization.default_optimizer
+    if isinstance(optimizer, str):
+        key = optimizer.lower()
+        if key not in _OPTIMIZERS:
+            raise ValueError(
+                f"Expected optimizer to be one of {sorted(_OPTIMIZERS)} or a keras optimizer. "
+                f"Received: optimizer={optimizer!r}"
+            )
+        return getattr(keras.optimizers, _OPTIMIZERS[key])(learning_rate=rate), True
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            "Expected optimizer to be None, a name or a keras.optimizers.Optimizer. Received: "
+            f"{type(optimizer).__name__}"
+        )
+    if optimizer.built:
+        raise ValueError(
+            "Expected optimizer to be a fresh (unbuilt) keras optimizer: its state would leak "
+            f"from a previous run. Received: a built {type(optimizer).__name__}"
+        )
+    return optimizer, False

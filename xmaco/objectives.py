@@ -1,0 +1,484 @@
+"""Objectives: what a visualization maximises, as immutable objects with an algebra.
+
+An :class:`Objective` is a weighted sum of *terms*. A term reads one layer of a Keras model and
+scores every input image (a layer's energy, a channel, a neuron, a direction). A factory given
+a list builds a *batch*: N visualizations optimised together, term ``i`` scoring
+visualization ``i``. Objectives of batch size 1 broadcast over any batch.
+
+Operators return new objects and every term keeps exactly its own weight::
+
+    1 * a + 3 * b - 5 * c   # weights 1, 3 and -5, whatever the order of evaluation
+
+All the layers read by an objective share one forward pass: :meth:`Objective.compile` builds a
+single multi-output feature model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["Objective", "CompiledObjective"]
+
+_COSINE_FLOOR = 0.1
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Term:
+    """One weighted reading of one layer; ``data`` has one row per visualization (or one)."""
+
+    layer: str
+    kind: str
+    data: np.ndarray
+    labels: tuple[str, ...]
+    weight: float = 1.0
+    cossim_pow: float = 0.0
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    def scaled(self, factor: float) -> _Term:
+        return dataclasses.replace(self, weight=self.weight * factor)
+
+    def score(self, activations: tf.Tensor, visualization: tf.Tensor) -> tf.Tensor:
+        """Per-image scores (B,) for images belonging to ``visualization`` (B,) indices."""
+        acts = tf.cast(activations, tf.float32)
+        rows = visualization if self.size > 1 else tf.zeros_like(visualization)
+        batch = tf.shape(acts)[0]
+        if self.kind == "layer":
+            return tf.reduce_mean(tf.reshape(tf.square(acts), [batch, -1]), axis=1)
+        if self.kind == "channel":
+            index = tf.gather(tf.constant(self.data, tf.int32), rows)
+            picked = tf.gather(acts, index, axis=-1, batch_dims=1)
+            return tf.reduce_mean(tf.reshape(picked, [batch, -1]), axis=1)
+        if self.kind == "neuron":
+            index = tf.gather(tf.constant(self.data, tf.int32), rows)
+            return tf.gather(tf.reshape(acts, [batch, -1]), index, axis=1, batch_dims=1)
+        if self.kind == "direction":
+            vectors = tf.gather(tf.constant(self.data, tf.float32), rows)  # (B, C)
+            flat = tf.reshape(acts, [batch, -1, acts.shape[-1]])  # (B, P, C)
+            dot = tf.einsum("bpc,bc->bp", flat, vectors)
+            if self.cossim_pow:
+                norms = tf.norm(flat, axis=-1) * tf.norm(vectors, axis=-1)[:, None]
+                cosine = tf.maximum(dot / (norms + 1e-8), _COSINE_FLOOR)
+                dot = dot * cosine**self.cossim_pow
+            return tf.reduce_mean(dot, axis=1)
+        raise AssertionError(f"unknown term kind {self.kind}")
+
+
+class Objective:
+    """A (batch of) feature-visualization objective(s) on a Keras model.
+
+    Build objectives with the factories (:meth:`layer`, :meth:`channel`, :meth:`neuron`,
+    :meth:`direction`) and combine them with ``+``, ``-``, unary ``-``, and ``*`` or ``/`` by a
+    number. Objects are immutable.
+
+    Example
+    -------
+    >>> import keras
+    >>> inputs = keras.Input((16, 16, 3))
+    >>> x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    >>> x = keras.layers.GlobalAveragePooling2D()(x)
+    >>> model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(x))
+    >>> obj = Objective.neuron(model, "logits", [1, 2]) + 0.5 * Objective.channel(model, "conv", 3)
+    >>> obj.batch_size, obj.names
+    (2, ['logits[1] + 0.5*conv:channel 3', 'logits[2] + 0.5*conv:channel 3'])
+    """
+
+    __slots__ = ("_model", "_terms")
+
+    def __init__(self, model: Any, terms: Sequence[_Term]) -> None:
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_terms", tuple(terms))
+        _batch_size(self._terms)  # validates the broadcast
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Objective objects are immutable; operators return new ones.")
+
+    # ------------------------------------------------------------------ factories
+    @classmethod
+    def layer(cls, model: Any, layer: str | int) -> Objective:
+        """Maximise the mean of the squared activations of ``layer`` (its overall energy).
+
+        Example
+        -------
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
+        >>> Objective.layer(model, 0).names
+        ['conv2d:layer']
+        """
+        name, _ = _resolve_layer(model, layer)
+        return cls(model, [_Term(name, "layer", np.zeros((1,), np.int32), (f"{name}:layer",))])
+
+    @classmethod
+    def channel(cls, model: Any, layer: str | int, channel: int | Sequence[int]) -> Objective:
+        """Maximise the mean activation of one channel (last axis) of ``layer``.
+
+        For a conv layer the mean runs over the spatial positions; for a token layer
+        (B, T, D) over the tokens. A list of channels makes a batch.
+
+        Example
+        -------
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+        >>> Objective.channel(model, "conv2d", [0, 3]).batch_size
+        2
+        """
+        name, shape = _resolve_layer(model, layer)
+        channels = _indices(channel, "channel", shape[-1], f"the {shape[-1]} channels of {name}")
+        labels = tuple(f"{name}:channel {c}" for c in channels)
+        return cls(model, [_Term(name, "channel", np.asarray(channels, np.int32), labels)])
+
+    @classmethod
+    def neuron(
+        cls, model: Any, layer: str | int, index: int | Sequence[int] | Sequence[Sequence[int]]
+    ) -> Objective:
+        """Maximise one unit of ``layer``.
+
+        ``index`` is an int (a unit of a dense output such as a logit, or the flat index of
+        a unit of a larger output) or a tuple of coordinates, e.g. ``(y, x, channel)`` for a
+        spatial position of a channel, ``(token, channel)`` for a token layer. A list of such
+        indices makes a batch: ``Objective.neuron(model, "logits", [1, 2, 130])``.
+
+        Example
+        -------
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+        >>> Objective.neuron(model, "conv2d", (2, 3, 1)).names
+        ['conv2d:neuron (2, 3, 1)']
+        """
+        name, shape = _resolve_layer(model, layer)
+        flat, labels = _neuron_indices(index, shape, name)
+        return cls(model, [_Term(name, "neuron", np.asarray(flat, np.int32), tuple(labels))])
+
+    @classmethod
+    def direction(
+        cls, model: Any, layer: str | int, vector: Any, cossim_pow: float = 2.0
+    ) -> Objective:
+        """Maximise ``dot(a, v) * max(cos(a, v), 0.1) ** cossim_pow`` along the channels.
+
+        ``a`` is the activation vector at each spatial position (or token) of ``layer``; the
+        score is averaged over positions. ``vector`` is one direction (C,) or a batch (N, C),
+        e.g. concept vectors. ``cossim_pow=0`` gives the plain dot product.
+
+        Example
+        -------
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+        >>> Objective.direction(model, "conv2d", np.eye(4)[:2]).batch_size
+        2
+        """
+        name, shape = _resolve_layer(model, layer)
+        vectors = _vectors(vector, shape[-1], name)
+        pow_ = _number(cossim_pow, "cossim_pow", minimum=0.0)
+        labels = tuple(
+            f"{name}:direction" + (f" {i}" if len(vectors) > 1 else "") for i in range(len(vectors))
+        )
+        return cls(model, [_Term(name, "direction", vectors, labels, cossim_pow=pow_)])
+
+    # ------------------------------------------------------------------ algebra
+    def __add__(self, other: Any) -> Objective:
+        if isinstance(other, numbers.Real) and other == 0:
+            return self  # lets sum() start from 0
+        other = _check_operand(self, other, "+")
+        return Objective(self._model, self._terms + other._terms)
+
+    def __radd__(self, other: Any) -> Objective:
+        return self.__add__(other)
+
+    def __sub__(self, other: Any) -> Objective:
+        other = _check_operand(self, other, "-")
+        return Objective(self._model, self._terms + tuple(t.scaled(-1.0) for t in other._terms))
+
+    def __neg__(self) -> Objective:
+        return self * -1.0
+
+    def __mul__(self, factor: Any) -> Objective:
+        factor = _scalar(factor, "*")
+        return Objective(self._model, tuple(t.scaled(factor) for t in self._terms))
+
+    def __rmul__(self, factor: Any) -> Objective:
+        return self.__mul__(factor)
+
+    def __truediv__(self, factor: Any) -> Objective:
+        factor = _scalar(factor, "/")
+        if factor == 0:
+            raise ZeroDivisionError("Expected a non-zero divisor for an Objective. Received: 0")
+        return self * (1.0 / factor)
+
+    # ------------------------------------------------------------------ description
+    @property
+    def model(self) -> Any:
+        """The Keras model the objective reads."""
+        return self._model
+
+    @property
+    def terms(self) -> tuple[_Term, ...]:
+        """The weighted terms (read-only)."""
+        return self._terms
+
+    @property
+    def batch_size(self) -> int:
+        """The number of visualizations the objective describes."""
+        return _batch_size(self._terms)
+
+    @property
+    def layers(self) -> list[str]:
+        """The distinct layers read, in order of first use."""
+        return list(dict.fromkeys(t.layer for t in self._terms))
+
+    @property
+    def names(self) -> list[str]:
+        """One readable name per visualization, e.g. ``'logits[2] + 0.5*conv5:channel 12'``."""
+        names = []
+        for i in range(self.batch_size):
+            text = ""
+            for term in self._terms:
+                label = term.labels[i if term.size > 1 else 0]
+                weight = term.weight
+                sign = "-" if weight < 0 else "+"
+                magnitude = abs(weight)
+                factor = "" if magnitude == 1 else f"{magnitude:g}*"
+                if not text:
+                    text = f"{'-' if weight < 0 else ''}{factor}{label}"
+                else:
+                    text += f" {sign} {factor}{label}"
+            names.append(text)
+        return names
+
+    def __repr__(self) -> str:
+        return f"Objective(batch_size={self.batch_size}, names={self.names!r})"
+
+    def compile(self) -> CompiledObjective:
+        """Build the shared feature model; see :class:`CompiledObjective`."""
+        return CompiledObjective(self)
+
+
+class CompiledObjective:
+    """An objective bound to one multi-output feature model (one forward pass for all layers).
+
+    Example
+    -------
+    >>> import keras, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+    >>> compiled = Objective.channel(model, "conv2d", [0, 1]).compile()
+    >>> compiled.scores(tf.zeros([4, 8, 8, 3]), tf.constant([0, 0, 1, 1])).shape.as_list()
+    [4]
+    """
+
+    def __init__(self, objective: Objective) -> None:
+        import keras
+
+        model = objective.model
+        self.terms = objective.terms
+        self.batch_size = objective.batch_size
+        self.layers = objective.layers
+        outputs = [model.get_layer(name).output for name in self.layers]
+        self.feature_model = keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+        self._position = {name: i for i, name in enumerate(self.layers)}
+
+    def scores(self, images: tf.Tensor, visualization: tf.Tensor) -> tf.Tensor:
+        """The weighted objective of every image (B,), image ``b`` scored for
+        ``visualization[b]``."""
+        outputs = self.feature_model(images, training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        total = 0.0
+        for term in self.terms:
+            total += term.weight * term.score(outputs[self._position[term.layer]], visualization)
+        return total
+
+
+# ---------------------------------------------------------------------- validation helpers
+def check_model(model: Any) -> None:
+    """Check that ``model`` is a Keras model with one NHWC image input of 1 or 3 channels."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Expected model to be a keras.Model (Functional or Sequential). Received: "
+            f"model of type {type(model).__name__}"
+        )
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs:
+        raise TypeError(
+            f"Expected model to be a Functional or Sequential keras.Model with symbolic inputs "
+            f"(a built graph). Received: model '{model.name}' has no symbolic inputs (a "
+            "subclassed model? wrap it: keras.Model(inputs, your_model(inputs)))"
+        )
+    if len(inputs) != 1:
+        raise ValueError(
+            f"Expected model to have a single image input. Received: {len(inputs)} inputs"
+        )
+    shape = tuple(inputs[0].shape)
+    if len(shape) != 4 or shape[-1] not in (1, 3):
+        raise ValueError(
+            "Expected model to take images (batch, height, width, channels) with 1 or 3 "
+            f"channels. Received: input shape {shape}"
+        )
+
+
+def _resolve_layer(model: Any, layer: str | int) -> tuple[str, tuple]:
+    check_model(model)
+    names = [item.name for item in model.layers]
+    if isinstance(layer, bool) or not isinstance(layer, (str, numbers.Integral)):
+        raise TypeError(
+            f"Expected layer to be a layer name (str) or index (int). Received: layer={layer!r}"
+        )
+    if isinstance(layer, numbers.Integral):
+        if not -len(names) <= layer < len(names):
+            raise ValueError(
+                f"Expected layer to be an index in [{-len(names)}, {len(names) - 1}]. "
+                f"Received: layer={layer}"
+            )
+        found = model.layers[layer]
+    else:
+        if layer not in names:
+            close = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
+            hint = f" Close matches: {', '.join(map(repr, close))}." if close else ""
+            raise ValueError(
+                f"Expected layer to be a layer name of model '{model.name}'. Received: "
+                f"layer={layer!r}.{hint}"
+            )
+        found = model.get_layer(layer)
+    try:
+        shape = tuple(found.output.shape)[1:]
+    except (AttributeError, ValueError):
+        raise ValueError(
+            f"Expected layer to have a single symbolic output. Received: layer "
+            f"'{found.name}' (used several times or not connected)"
+        ) from None
+    if not shape or shape[-1] is None:
+        raise ValueError(
+            f"Expected layer to have a known number of channels (last axis). Received: layer "
+            f"'{found.name}' with output shape {(None, *shape)}"
+        )
+    return found.name, shape
+
+
+def _indices(value: Any, argument: str, size: int, what: str) -> list[int]:
+    items = list(value) if isinstance(value, (list, tuple, np.ndarray, range)) else [value]
+    if not items:
+        raise ValueError(f"Expected {argument} to be an index or a non-empty list of indices. "
+                         f"Received: {argument}={value!r}")
+    out = []
+    for item in items:
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral,)):
+            raise TypeError(f"Expected {argument} to be an int or a list of ints. Received: "
+                            f"{argument}={item!r} of type {type(item).__name__}")
+        if not 0 <= int(item) < size:
+            raise ValueError(f"Expected {argument} to be in [0, {size - 1}] ({what}). "
+                             f"Received: {argument}={int(item)}")
+        out.append(int(item))
+    return out
+
+
+def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], list[str]]:
+    if any(dim is None for dim in shape):
+        raise ValueError(
+            f"Expected layer '{layer}' to have a fully known output shape to address a neuron. "
+            f"Received: output shape {(None, *shape)}"
+        )
+    total = int(np.prod(shape))
+    is_coord = isinstance(index, tuple) and index and all(
+        isinstance(i, numbers.Integral) for i in index
+    )
+    items = [index] if (is_coord or not isinstance(index, (list, np.ndarray, range))) else index
+    if len(items) == 0:
+        raise ValueError(f"Expected index to be an int, a tuple or a non-empty list. Received: "
+                         f"index={index!r}")
+    flat, labels = [], []
+    for item in items:
+        if isinstance(item, (tuple, list, np.ndarray)) and not isinstance(item, str):
+            coords = tuple(int(c) for c in item)
+            if len(coords) != len(shape) or any(
+                not 0 <= c < d for c, d in zip(coords, shape, strict=False)
+            ):
+                raise ValueError(
+                    f"Expected index to be coordinates within the output shape {shape} of "
+                    f"layer '{layer}'. Received: index={coords}"
+                )
+            flat.append(int(np.ravel_multi_index(coords, shape)))
+            labels.append(f"{layer}:neuron {coords}")
+        elif isinstance(item, numbers.Integral) and not isinstance(item, (bool, np.bool_)):
+            if not 0 <= int(item) < total:
+                raise ValueError(
+                    f"Expected index to be in [0, {total - 1}] (the units of layer '{layer}', "
+                    f"shape {shape}). Received: index={int(item)}"
+                )
+            flat.append(int(item))
+            labels.append(f"{layer}[{int(item)}]" if len(shape) == 1 else f"{layer}:neuron "
+                          f"{tuple(int(c) for c in np.unravel_index(int(item), shape))}")
+        else:
+            raise TypeError(f"Expected index to be an int or a tuple of ints. Received: "
+                            f"index={item!r} of type {type(item).__name__}")
+    return flat, labels
+
+
+def _vectors(vector: Any, channels: int, layer: str) -> np.ndarray:
+    try:
+        vectors = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(f"Expected vector to be an array of shape ({channels},) or (N, "
+                        f"{channels}). Received: vector={vector!r}") from None
+    if vectors.ndim == 1:
+        vectors = vectors[None]
+    if vectors.ndim != 2 or vectors.shape[1] != channels or vectors.shape[0] == 0:
+        raise ValueError(f"Expected vector to have shape ({channels},) or (N, {channels}) (the "
+                         f"channels of layer '{layer}'). Received: shape {np.shape(vector)}")
+    if not np.all(np.isfinite(vectors)) or np.any(np.linalg.norm(vectors, axis=1) == 0):
+        raise ValueError("Expected vector to be finite and non-zero. Received: a vector with "
+                         "NaN, Inf or zero norm")
+    return vectors
+
+
+def _number(value: Any, argument: str, minimum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+        raise ValueError(f"Expected {argument} to be a number >= {minimum}. Received: "
+                         f"{argument}={value!r}")
+    return float(value)
+
+
+def _scalar(factor: Any, op: str) -> float:
+    if isinstance(factor, Objective):
+        raise TypeError(f"Expected a number on the other side of '{op}' with an Objective. "
+                        "Received: another Objective (products of objectives are not supported;"
+                        " use + and - to combine them)")
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not np.isfinite(
+        factor
+    ):
+        raise TypeError(f"Expected a finite number on the other side of '{op}' with an "
+                        f"Objective. Received: {factor!r} of type {type(factor).__name__}")
+    return float(factor)
+
+
+def _check_operand(left: Objective, right: Any, op: str) -> Objective:
+    if not isinstance(right, Objective):
+        raise TypeError(f"Expected an Objective on the other side of '{op}'. Received: "
+                        f"{right!r} of type {type(right).__name__}")
+    if right.model is not left.model:
+        raise ValueError(f"Expected both sides of '{op}' to read the same model. Received: "
+                         f"'{left.model.name}' and '{right.model.name}'")
+    sizes = (left.batch_size, right.batch_size)
+    if min(sizes) > 1 and sizes[0] != sizes[1]:
+        raise ValueError(f"Expected objectives with equal batch sizes, or one of size 1 (which "
+                         f"broadcasts), on both sides of '{op}'. Received: batch sizes "
+                         f"{sizes[0]} and {sizes[1]}")
+    return right
+
+
+def _batch_size(terms: Sequence[_Term]) -> int:
+    sizes = {t.size for t in terms} - {1}
+    if len(sizes) > 1:
+        raise ValueError(f"Expected terms with equal batch sizes or 1. Received: {sorted(sizes)}")
+    return sizes.pop() if sizes else 1
