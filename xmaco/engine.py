@@ -249,7 +249,9 @@ def visualize(
     low, high = _values_range(values_range, model)
     crop_schedule = schedules.as_schedule(
         schedules.linear(0.5, MIN_CROP, steps) if crop_size is None else crop_size,
-        "crop_size", 0.0, 1.0,
+        "crop_size",
+        0.0,
+        1.0,
     )
     noise_schedule = schedules.as_schedule(noise, "noise", 0.0, None, low_inclusive=True)
     rate = parameterization.default_learning_rate if learning_rate is None else learning_rate
@@ -272,11 +274,22 @@ def visualize(
     backup = [tf.Variable(v, name="backup") for v in variables]
 
     step_fn = _make_step(
-        compiled, parameterization, variables, optimizer, transparency, backup,
-        seeds=tf.constant(seeds, tf.int64), crops=crops, canvas=(height, width),
-        input_size=input_size, values_range=(low, high), crop_schedule=crop_schedule,
-        noise_schedule=noise_schedule, lr_schedule=lr_schedule if owns_rate else None,
-        batch_size=batch_size, jit_compile=bool(jit_compile),
+        compiled,
+        parameterization,
+        variables,
+        optimizer,
+        transparency,
+        backup,
+        seeds=tf.constant(seeds, tf.int64),
+        crops=crops,
+        canvas=(height, width),
+        input_size=input_size,
+        values_range=(low, high),
+        crop_schedule=crop_schedule,
+        noise_schedule=noise_schedule,
+        lr_schedule=lr_schedule if owns_rate else None,
+        batch_size=batch_size,
+        jit_compile=bool(jit_compile),
     )
 
     names = objective.names
@@ -313,8 +326,11 @@ def visualize(
                 with _quiet_tracing(first=step == 0):
                     outputs = step_fn(tf.constant(step, tf.int64))
             except tf.errors.ResourceExhaustedError:
-                failure = OutOfMemoryError(_oom_message(step, n, per_visualization, input_size,
-                                                        (height, width), batch_size))
+                failure = OutOfMemoryError(
+                    _oom_message(
+                        step, n, per_visualization, input_size, (height, width), batch_size
+                    )
+                )
                 break
             values, gradient_mass, size_now, noise_now, lr_now = (o.numpy() for o in outputs)
             if not np.all(np.isfinite(values)):
@@ -333,8 +349,12 @@ def visualize(
                 zero_gradient &= gradient_mass == 0.0
                 if step == _ZERO_GRADIENT_STEPS - 1 or step == steps - 1:
                     _warn_zero_gradient(zero_gradient, names, objective.layers)
-            logs = {"objective": values, "crop_size": float(size_now),
-                    "noise": float(noise_now), "learning_rate": float(lr_now)}
+            logs = {
+                "objective": values,
+                "crop_size": float(size_now),
+                "noise": float(noise_now),
+                "learning_rate": float(lr_now),
+            }
             for callback in callbacks:
                 callback.on_step_end(step, logs)
             if any(callback.stop_run for callback in callbacks):
@@ -426,8 +446,9 @@ def _make_step(
         padded = tf.pad(inputs, [[0, padding], [0, 0], [0, 0], [0, 0]])
         owners = tf.pad(visualization, [[0, padding]])
         mask = tf.pad(tf.ones([total]), [[0, padding]])
-        grads = tf.TensorArray(inputs.dtype, size=chunks, element_shape=[batch_size,
-                                                                          *inputs.shape[1:]])
+        grads = tf.TensorArray(
+            inputs.dtype, size=chunks, element_shape=[batch_size, *inputs.shape[1:]]
+        )
         scores = tf.TensorArray(tf.float32, size=chunks, element_shape=[batch_size])
 
         def body(i, grads, scores):
@@ -441,12 +462,16 @@ def _make_step(
             return i + 1, grads, scores.write(i, chunk_scores)
 
         _, grads, scores = tf.while_loop(
-            lambda i, *_: i < chunks, body, [tf.constant(0), grads, scores],
+            lambda i, *_: i < chunks,
+            body,
+            [tf.constant(0), grads, scores],
             parallel_iterations=1,
         )
         flat = grads.stack()
-        return (tf.reshape(flat, [-1, *inputs.shape[1:]])[:total],
-                tf.reshape(scores.stack(), [-1])[:total])
+        return (
+            tf.reshape(flat, [-1, *inputs.shape[1:]])[:total],
+            tf.reshape(scores.stack(), [-1])[:total],
+        )
 
     def update(boxes, noise, rate):
         """Everything but the random draws (XLA draws differ from the default kernels, so

@@ -281,7 +281,7 @@ class CompiledObjective:
         self.batch_size = objective.batch_size
         self.layers = objective.layers
         outputs = [model.get_layer(name).output for name in self.layers]
-        self.feature_model = keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+        self.feature_model = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
         self._position = {name: i for i, name in enumerate(self.layers)}
 
     def scores(self, images: tf.Tensor, visualization: tf.Tensor) -> tf.Tensor:
@@ -369,16 +369,22 @@ def _resolve_layer(model: Any, layer: str | int) -> tuple[str, tuple]:
 def _indices(value: Any, argument: str, size: int, what: str) -> list[int]:
     items = list(value) if isinstance(value, (list, tuple, np.ndarray, range)) else [value]
     if not items:
-        raise ValueError(f"Expected {argument} to be an index or a non-empty list of indices. "
-                         f"Received: {argument}={value!r}")
+        raise ValueError(
+            f"Expected {argument} to be an index or a non-empty list of indices. "
+            f"Received: {argument}={value!r}"
+        )
     out = []
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, (numbers.Integral,)):
-            raise TypeError(f"Expected {argument} to be an int or a list of ints. Received: "
-                            f"{argument}={item!r} of type {type(item).__name__}")
+            raise TypeError(
+                f"Expected {argument} to be an int or a list of ints. Received: "
+                f"{argument}={item!r} of type {type(item).__name__}"
+            )
         if not 0 <= int(item) < size:
-            raise ValueError(f"Expected {argument} to be in [0, {size - 1}] ({what}). "
-                             f"Received: {argument}={int(item)}")
+            raise ValueError(
+                f"Expected {argument} to be in [0, {size - 1}] ({what}). "
+                f"Received: {argument}={int(item)}"
+            )
         out.append(int(item))
     return out
 
@@ -390,13 +396,14 @@ def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], li
             f"Received: output shape {(None, *shape)}"
         )
     total = int(np.prod(shape))
-    is_coord = isinstance(index, tuple) and index and all(
-        isinstance(i, numbers.Integral) for i in index
+    is_coord = (
+        isinstance(index, tuple) and index and all(isinstance(i, numbers.Integral) for i in index)
     )
     items = [index] if (is_coord or not isinstance(index, (list, np.ndarray, range))) else index
     if len(items) == 0:
-        raise ValueError(f"Expected index to be an int, a tuple or a non-empty list. Received: "
-                         f"index={index!r}")
+        raise ValueError(
+            f"Expected index to be an int, a tuple or a non-empty list. Received: index={index!r}"
+        )
     flat, labels = [], []
     for item in items:
         if isinstance(item, (tuple, list, np.ndarray)) and not isinstance(item, str):
@@ -417,11 +424,16 @@ def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], li
                     f"shape {shape}). Received: index={int(item)}"
                 )
             flat.append(int(item))
-            labels.append(f"{layer}[{int(item)}]" if len(shape) == 1 else f"{layer}:neuron "
-                          f"{tuple(int(c) for c in np.unravel_index(int(item), shape))}")
+            labels.append(
+                f"{layer}[{int(item)}]"
+                if len(shape) == 1
+                else f"{layer}:neuron {tuple(int(c) for c in np.unravel_index(int(item), shape))}"
+            )
         else:
-            raise TypeError(f"Expected index to be an int or a tuple of ints. Received: "
-                            f"index={item!r} of type {type(item).__name__}")
+            raise TypeError(
+                f"Expected index to be an int or a tuple of ints. Received: "
+                f"index={item!r} of type {type(item).__name__}"
+            )
     return flat, labels
 
 
@@ -429,51 +441,66 @@ def _vectors(vector: Any, channels: int, layer: str) -> np.ndarray:
     try:
         vectors = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError):
-        raise TypeError(f"Expected vector to be an array of shape ({channels},) or (N, "
-                        f"{channels}). Received: vector={vector!r}") from None
+        raise TypeError(
+            f"Expected vector to be an array of shape ({channels},) or (N, "
+            f"{channels}). Received: vector={vector!r}"
+        ) from None
     if vectors.ndim == 1:
         vectors = vectors[None]
     if vectors.ndim != 2 or vectors.shape[1] != channels or vectors.shape[0] == 0:
-        raise ValueError(f"Expected vector to have shape ({channels},) or (N, {channels}) (the "
-                         f"channels of layer '{layer}'). Received: shape {np.shape(vector)}")
+        raise ValueError(
+            f"Expected vector to have shape ({channels},) or (N, {channels}) (the "
+            f"channels of layer '{layer}'). Received: shape {np.shape(vector)}"
+        )
     if not np.all(np.isfinite(vectors)) or np.any(np.linalg.norm(vectors, axis=1) == 0):
-        raise ValueError("Expected vector to be finite and non-zero. Received: a vector with "
-                         "NaN, Inf or zero norm")
+        raise ValueError(
+            "Expected vector to be finite and non-zero. Received: a vector with "
+            "NaN, Inf or zero norm"
+        )
     return vectors
 
 
 def _number(value: Any, argument: str, minimum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
-        raise ValueError(f"Expected {argument} to be a number >= {minimum}. Received: "
-                         f"{argument}={value!r}")
+        raise ValueError(
+            f"Expected {argument} to be a number >= {minimum}. Received: {argument}={value!r}"
+        )
     return float(value)
 
 
 def _scalar(factor: Any, op: str) -> float:
     if isinstance(factor, Objective):
-        raise TypeError(f"Expected a number on the other side of '{op}' with an Objective. "
-                        "Received: another Objective (products of objectives are not supported;"
-                        " use + and - to combine them)")
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not np.isfinite(
-        factor
-    ):
-        raise TypeError(f"Expected a finite number on the other side of '{op}' with an "
-                        f"Objective. Received: {factor!r} of type {type(factor).__name__}")
+        raise TypeError(
+            f"Expected a number on the other side of '{op}' with an Objective. "
+            "Received: another Objective (products of objectives are not supported;"
+            " use + and - to combine them)"
+        )
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not np.isfinite(factor):
+        raise TypeError(
+            f"Expected a finite number on the other side of '{op}' with an "
+            f"Objective. Received: {factor!r} of type {type(factor).__name__}"
+        )
     return float(factor)
 
 
 def _check_operand(left: Objective, right: Any, op: str) -> Objective:
     if not isinstance(right, Objective):
-        raise TypeError(f"Expected an Objective on the other side of '{op}'. Received: "
-                        f"{right!r} of type {type(right).__name__}")
+        raise TypeError(
+            f"Expected an Objective on the other side of '{op}'. Received: "
+            f"{right!r} of type {type(right).__name__}"
+        )
     if right.model is not left.model:
-        raise ValueError(f"Expected both sides of '{op}' to read the same model. Received: "
-                         f"'{left.model.name}' and '{right.model.name}'")
+        raise ValueError(
+            f"Expected both sides of '{op}' to read the same model. Received: "
+            f"'{left.model.name}' and '{right.model.name}'"
+        )
     sizes = (left.batch_size, right.batch_size)
     if min(sizes) > 1 and sizes[0] != sizes[1]:
-        raise ValueError(f"Expected objectives with equal batch sizes, or one of size 1 (which "
-                         f"broadcasts), on both sides of '{op}'. Received: batch sizes "
-                         f"{sizes[0]} and {sizes[1]}")
+        raise ValueError(
+            f"Expected objectives with equal batch sizes, or one of size 1 (which "
+            f"broadcasts), on both sides of '{op}'. Received: batch sizes "
+            f"{sizes[0]} and {sizes[1]}"
+        )
     return right
 
 

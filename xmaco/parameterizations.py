@@ -73,9 +73,13 @@ def _normal(seeds: Sequence[int], shape: Sequence[int], std: float = 1.0) -> np.
 class Maco(Parameterization):
     """Phase-only parameterization with a fixed natural-image magnitude (MACO).
 
-    ``image = sigmoid(recorrelate(standardise(irfft2d(r * exp(i * standardise(phi))))))``,
-    where ``r`` is the fixed magnitude (C, H, W//2+1) in the decorrelated colour space and
-    ``phi`` the phase, the only variable.
+    ``image = sigmoid(recorrelate(standardise(irfft2d(r * exp(i * phi)))))``, where ``r`` is
+    the fixed magnitude (C, H, W//2+1) in the decorrelated colour space and ``phi`` the phase,
+    the only variable.
+
+    The phase starts uniform on the circle, ``U(-pi, pi)``. (Phases drawn from N(0, 1), or
+    standardised to mean 0 and std 1 at every step, are biased towards 0: their real parts
+    add up coherently at the origin and put a bright spot in the corner of the image.)
 
     Parameters
     ----------
@@ -103,13 +107,17 @@ class Maco(Parameterization):
     def build(self, seeds, height, width, channels):
         self.magnitude = spectra.resolve(self.spectrum, height, width, channels)
         self._shape = (height, width)
-        phase = _normal(seeds, self.magnitude.shape)
+        phase = np.stack(
+            [
+                np.random.default_rng(int(seed)).uniform(-np.pi, np.pi, self.magnitude.shape)
+                for seed in seeds
+            ]
+        ).astype(np.float32)
         return [tf.Variable(phase, name="phase")]
 
     def decorrelated(self, variables: Sequence[tf.Variable]) -> tf.Tensor:
         """The standardised image before colour recorrelation and sigmoid (N, H, W, C)."""
         (phase,) = variables
-        phase = _standardise(phase, axes=(1, 2, 3))
         magnitude = tf.constant(self.magnitude)
         spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
         image = tf.signal.irfft2d(spectrum, fft_length=list(self._shape))  # (N, C, H, W)
@@ -198,7 +206,9 @@ class Pixel(Parameterization):
         self.init_std = float(init_std)
 
     def build(self, seeds, height, width, channels):
-        return [tf.Variable(_normal(seeds, (height, width, channels), self.init_std), name="pixels")]
+        return [
+            tf.Variable(_normal(seeds, (height, width, channels), self.init_std), name="pixels")
+        ]
 
     def images(self, variables):
         (pixels,) = variables

@@ -157,8 +157,9 @@ def _json_default(value: Any) -> Any:
 
 def _check_loaded(meta: Any, arrays: dict[str, np.ndarray], path: Any) -> None:
     def fail(why: str) -> None:
-        raise ValueError(f"Expected path to name a valid saved Result. Received: path='{path}' "
-                         f"({why})")
+        raise ValueError(
+            f"Expected path to name a valid saved Result. Received: path='{path}' ({why})"
+        )
 
     if not isinstance(meta, dict) or meta.get("format") != "xmaco.Result/1":
         fail("the .json is not an xmaco result")

@@ -94,7 +94,10 @@ class cosine:  # noqa: N801
 
 
 def as_schedule(
-    value: Any, argument: str, low: float | None = None, high: float | None = None,
+    value: Any,
+    argument: str,
+    low: float | None = None,
+    high: float | None = None,
     low_inclusive: bool = False,
 ) -> Schedule:
     """Turn ``value`` (a number or a callable of the step) into a schedule, checking its range.
@@ -137,7 +140,11 @@ def describe(schedule: Schedule) -> Any:
 
 
 def _check_range(
-    sample: float, argument: str, low: float | None, high: float | None, low_inclusive: bool,
+    sample: float,
+    argument: str,
+    low: float | None,
+    high: float | None,
+    low_inclusive: bool,
     step: int,
 ) -> None:
     bad = not math.isfinite(sample)

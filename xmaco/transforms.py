@@ -133,8 +133,10 @@ def _gather_crop(canvas, boxes, owners, output_size):
 
     fy, fx = fy[:, :, None, None], fx[:, None, :, None]
     band = rows(top) * (1.0 - fy) + rows(bottom) * fy
-    return (tf.gather(band, left, axis=2, batch_dims=1) * (1.0 - fx)
-            + tf.gather(band, right, axis=2, batch_dims=1) * fx)
+    return (
+        tf.gather(band, left, axis=2, batch_dims=1) * (1.0 - fx)
+        + tf.gather(band, right, axis=2, batch_dims=1) * fx
+    )
 
 
 def noise_field(seeds: tf.Tensor, step: tf.Tensor, shape: Sequence[int]) -> tf.Tensor:
@@ -154,7 +156,10 @@ def noise_field(seeds: tf.Tensor, step: tf.Tensor, shape: Sequence[int]) -> tf.T
             shape, seed=_key(seeds[i], step, _GAUSS_DRAW), alg="philox"
         )
         uniform = tf.random.stateless_uniform(
-            shape, seed=_key(seeds[i], step, _UNIFORM_DRAW), minval=-0.5, maxval=0.5,
+            shape,
+            seed=_key(seeds[i], step, _UNIFORM_DRAW),
+            minval=-0.5,
+            maxval=0.5,
             alg="philox",
         )
         noise.append(gauss + uniform)

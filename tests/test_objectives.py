@@ -1,0 +1,168 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from xmaco import Objective
+
+
+def _gradient(objective, images):
+    compiled = objective.compile()
+    images = tf.constant(images)
+    visualization = tf.zeros([images.shape[0]], tf.int32)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(compiled.scores(images, visualization))
+    return tape.gradient(total, images).numpy(), total.numpy()
+
+
+def test_weighted_sum_gradient_equals_sum_of_weighted_gradients(cnn):
+    images = np.random.default_rng(0).random((3, 32, 32, 3)).astype("float32")
+    a = Objective.neuron(cnn, "logits", 1)
+    b = Objective.channel(cnn, "conv2", 5)
+    c = Objective.layer(cnn, "conv1")
+    combined, value = _gradient(1 * a + 3 * b - 5 * c, images)
+    parts = [_gradient(o, images) for o in (a, b, c)]
+    expected = parts[0][0] + 3 * parts[1][0] - 5 * parts[2][0]
+    np.testing.assert_allclose(combined, expected, rtol=1e-4, atol=1e-6)
+    assert value == pytest.approx(parts[0][1] + 3 * parts[1][1] - 5 * parts[2][1], rel=1e-5)
+    assert [t.weight for t in (1 * a + 3 * b - 5 * c).terms] == [1.0, 3.0, -5.0]
+
+
+def test_operators_return_new_objects_and_never_mutate(cnn):
+    a = Objective.neuron(cnn, "logits", 0)
+    b = 3 * a
+    c = b - a / 2
+    assert [t.weight for t in a.terms] == [1.0]
+    assert [t.weight for t in b.terms] == [3.0]
+    assert [t.weight for t in c.terms] == [3.0, -0.5]
+    assert [t.weight for t in (-c).terms] == [-3.0, 0.5]
+    with pytest.raises(AttributeError):
+        a.foo = 1
+    assert sum([a, b]).names == ["logits[0] + 3*logits[0]"]
+
+
+def test_scores_match_the_definitions(cnn):
+    images = np.random.default_rng(1).random((2, 32, 32, 3)).astype("float32")
+    features = keras.Model(cnn.inputs[0], [cnn.get_layer(n).output for n in ("conv2", "logits")])
+    conv2, logits = (np.asarray(x) for x in features(images))
+    index = tf.zeros([2], tf.int32)
+
+    def scores(objective):
+        return objective.compile().scores(tf.constant(images), index).numpy()
+
+    np.testing.assert_allclose(
+        scores(Objective.layer(cnn, "conv2")), (conv2**2).mean(axis=(1, 2, 3)), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        scores(Objective.channel(cnn, "conv2", 7)), conv2[..., 7].mean(axis=(1, 2)), rtol=1e-5
+    )
+    np.testing.assert_allclose(scores(Objective.neuron(cnn, "logits", 3)), logits[:, 3], rtol=1e-5)
+    np.testing.assert_allclose(
+        scores(Objective.neuron(cnn, "conv2", (2, 4, 9))), conv2[:, 2, 4, 9], rtol=1e-5
+    )
+    v = np.random.default_rng(2).normal(size=16).astype("float32")
+    dot = conv2 @ v
+    np.testing.assert_allclose(
+        scores(Objective.direction(cnn, "conv2", v, cossim_pow=0)),
+        dot.mean(axis=(1, 2)),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    cos = dot / (np.linalg.norm(conv2, axis=-1) * np.linalg.norm(v) + 1e-8)
+    np.testing.assert_allclose(
+        scores(Objective.direction(cnn, "conv2", v, cossim_pow=2)),
+        (dot * np.maximum(cos, 0.1) ** 2).mean(axis=(1, 2)),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+
+
+def test_batches_score_each_visualization_with_its_own_target(cnn):
+    images = np.random.default_rng(3).random((4, 32, 32, 3)).astype("float32")
+    logits = np.asarray(cnn(images))
+    objective = Objective.neuron(cnn, "logits", [0, 4]) + 2 * Objective.neuron(cnn, "logits", 1)
+    assert objective.batch_size == 2
+    assert objective.names == ["logits[0] + 2*logits[1]", "logits[4] + 2*logits[1]"]
+    owner = tf.constant([0, 0, 1, 1])
+    got = objective.compile().scores(tf.constant(images), owner).numpy()
+    expected = logits[[0, 1, 2, 3], [0, 0, 4, 4]] + 2 * logits[:, 1]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_one_forward_pass_for_all_layers(cnn):
+    objective = (
+        Objective.layer(cnn, "conv1")
+        + Objective.channel(cnn, "conv2", 1)
+        + Objective.neuron(cnn, "logits", 2)
+        - Objective.layer(cnn, "conv1")
+    )
+    compiled = objective.compile()
+    assert compiled.layers == ["conv1", "conv2", "logits"]
+    assert len(compiled.feature_model.outputs) == 3
+
+
+def test_incompatible_batch_sizes_are_refused(cnn):
+    with pytest.raises(ValueError, match="batch sizes 2 and 3"):
+        Objective.neuron(cnn, "logits", [0, 1]) + Objective.channel(cnn, "conv1", [0, 1, 2])
+
+
+def test_layer_by_index_and_sequential_models(sequential):
+    assert Objective.layer(sequential, -1).layers == ["logits"]
+    assert Objective.neuron(sequential, "logits", [0, 3]).names == ["logits[0]", "logits[3]"]
+
+
+def test_grayscale_models_are_accepted(gray_cnn):
+    assert Objective.channel(gray_cnn, "conv1", 0).batch_size == 1
+
+
+@pytest.mark.parametrize(
+    "build, error, fragments",
+    [
+        (lambda m: Objective.layer(m, "conv_2"), ValueError, ["layer='conv_2'", "'conv2'"]),
+        (lambda m: Objective.layer(m, 99), ValueError, ["layer=99", "index in"]),
+        (lambda m: Objective.layer(m, 1.5), TypeError, ["layer=1.5"]),
+        (lambda m: Objective.channel(m, "conv2", 16), ValueError, ["[0, 15]", "channel=16"]),
+        (lambda m: Objective.channel(m, "conv2", []), ValueError, ["channel=[]"]),
+        (lambda m: Objective.neuron(m, "logits", 5), ValueError, ["[0, 4]", "index=5"]),
+        (lambda m: Objective.neuron(m, "conv2", (0, 0, 99)), ValueError, ["index=(0, 0, 99)"]),
+        (lambda m: Objective.neuron(m, "logits", "a"), TypeError, ["index='a'"]),
+        (lambda m: Objective.direction(m, "conv2", np.ones(3)), ValueError, ["(16,)", "(3,)"]),
+        (lambda m: Objective.direction(m, "conv2", np.zeros(16)), ValueError, ["zero norm"]),
+        (lambda m: Objective.direction(m, "conv2", np.ones(16), -1), ValueError, ["cossim_pow=-1"]),
+        (lambda m: Objective.layer("model", 0), TypeError, ["model of type str"]),
+        (lambda m: Objective.layer(m, 0) * Objective.layer(m, 0), TypeError, ["products"]),
+        (lambda m: Objective.layer(m, 0) + 1, TypeError, ["Received: 1"]),
+        (lambda m: Objective.layer(m, 0) * float("nan"), TypeError, ["finite number"]),
+    ],
+)
+def test_bad_inputs_name_the_argument(cnn, build, error, fragments):
+    with pytest.raises(error) as info:
+        build(cnn)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_non_image_models_are_refused():
+    inputs = keras.Input((10,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="d")(inputs))
+    with pytest.raises(ValueError, match=r"input shape \(None, 10\)"):
+        Objective.neuron(model, "d", 0)
+
+
+def test_subclassed_models_without_symbolic_inputs_get_a_clear_error():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    with pytest.raises(TypeError, match="no symbolic inputs"):
+        Objective.layer(Net(), 0)
+
+
+def test_objectives_on_different_models_do_not_mix(cnn, sequential):
+    with pytest.raises(ValueError, match="same model"):
+        Objective.layer(cnn, 0) + Objective.layer(sequential, 0)

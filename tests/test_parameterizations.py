@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xmaco.parameterizations import Fourier, Maco, Pixel
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    height=st.integers(8, 70),
+    width=st.integers(8, 70),
+    channels=st.sampled_from([1, 3]),
+    n=st.integers(1, 3),
+)
+def test_every_parameterization_gives_images_in_the_unit_range(height, width, channels, n):
+    for parameterization in (Maco(), Fourier(), Pixel()):
+        variables = parameterization.build(list(range(n)), height, width, channels)
+        images = parameterization.images(variables).numpy()
+        assert images.shape == (n, height, width, channels)
+        assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0
+
+
+@settings(max_examples=10, deadline=None)
+@given(height=st.integers(8, 64), width=st.integers(8, 64), seed=st.integers(0, 1000))
+def test_maco_keeps_the_magnitude_for_any_phase(height, width, seed):
+    maco = Maco()
+    (phase,) = maco.build([seed], height, width, 3)
+    phase.assign(tf.random.stateless_uniform(phase.shape, [seed, 1], -10.0, 10.0))
+    image = maco.decorrelated([phase]).numpy()[0]
+    magnitude = np.abs(np.fft.rfft2(np.moveaxis(image, -1, 0)))
+    last = -1 if width % 2 == 0 else None  # the Nyquist column is made Hermitian by irfft2d
+    ratio = magnitude[:, :, 1:last] / maco.magnitude[:, :, 1:last]
+    assert np.std(ratio) / np.mean(ratio) < 1e-3
+
+
+def test_the_initial_phase_is_uniform_and_has_no_bright_corner():
+    maco = Maco()
+    (phase,) = maco.build([0], 128, 128, 3)
+    values = phase.numpy()
+    assert values.min() >= -np.pi and values.max() <= np.pi
+    assert abs(values.std() - np.pi / np.sqrt(3)) < 0.01
+    image = maco.decorrelated([phase]).numpy()[0]
+    assert np.abs(image[0, 0]).max() < 4.5  # a coherent phase would make the origin a spike
+
+
+def test_each_visualization_depends_only_on_its_own_seed():
+    for parameterization in (Maco(), Fourier(), Pixel()):
+        batch = parameterization.images(parameterization.build([4, 5], 16, 16, 3)).numpy()
+        alone = parameterization.images(parameterization.build([5], 16, 16, 3)).numpy()
+        np.testing.assert_allclose(batch[1], alone[0], atol=1e-6)
+
+
+def test_fourier_decay_is_checked():
+    with pytest.raises(ValueError, match="decay=-1"):
+        Fourier(decay=-1)

@@ -1,0 +1,53 @@
+import numpy as np
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xmaco.transforms import MIN_CROP, crop, noise_field, sample_boxes
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.floats(0.01, 1.0),
+    height=st.integers(8, 600),
+    width=st.integers(8, 600),
+    seed=st.integers(0, 2**31 - 1),
+    step=st.integers(0, 10_000),
+)
+def test_boxes_are_valid_square_and_follow_the_size(size, height, width, seed, step):
+    boxes = sample_boxes(
+        tf.constant([seed], tf.int64), tf.constant(step), 16, size, (height, width), size_jitter=0.0
+    ).numpy()
+    assert boxes.shape == (16, 4)
+    assert (boxes >= -1e-6).all() and (boxes <= 1 + 1e-6).all()
+    sides_px = (boxes[:, 2:] - boxes[:, :2]) * [height, width]
+    np.testing.assert_allclose(sides_px[:, 0], sides_px[:, 1], rtol=1e-4, atol=1e-3)
+    expected = np.clip(size, MIN_CROP, 1.0) * min(height, width)
+    np.testing.assert_allclose(sides_px[:, 0], expected, rtol=1e-4, atol=1e-3)
+
+
+def test_boxes_are_keyed_per_visualization_and_step():
+    seeds = tf.constant([5, 9], tf.int64)
+    both = sample_boxes(seeds, tf.constant(3), 4, 0.4, (64, 64)).numpy()
+    alone = sample_boxes(tf.constant([9], tf.int64), tf.constant(3), 4, 0.4, (64, 64)).numpy()
+    np.testing.assert_array_equal(both[4:], alone)
+    later = sample_boxes(seeds, tf.constant(4), 4, 0.4, (64, 64)).numpy()
+    assert not np.allclose(both, later)
+
+
+def test_crop_matches_the_canvas_region_and_both_kernels_agree():
+    canvas = tf.constant(np.random.default_rng(0).random((2, 40, 40, 3)), tf.float32)
+    whole = crop(canvas, None, 1, (40, 40)).numpy()
+    np.testing.assert_allclose(whole, canvas.numpy(), atol=1e-6)
+    boxes = sample_boxes(tf.constant([1, 2], tf.int64), tf.constant(0), 3, 0.3, (40, 40))
+    fast = crop(canvas, boxes, 3, (12, 12)).numpy()
+    gathered = crop(canvas, boxes, 3, (12, 12), xla=True).numpy()
+    np.testing.assert_allclose(fast, gathered, atol=1e-5)
+
+
+def test_noise_has_the_documented_distribution():
+    noise = noise_field(tf.constant([0, 1], tf.int64), tf.constant(0), [8, 32, 32, 3]).numpy()
+    assert noise.shape == (16, 32, 32, 3)
+    # N(0, 1) + U(-1/2, 1/2): mean 0, variance 1 + 1/12
+    assert abs(noise.mean()) < 0.02
+    assert abs(noise.var() - (1 + 1 / 12)) < 0.03
