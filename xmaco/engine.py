@@ -432,19 +432,23 @@ def _make_step(
     per_visualization = crops or 1
     visualization = tf.repeat(tf.range(n, dtype=tf.int32), per_visualization)
 
-    def model_gradients(inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """d(sum of per-visualization mean scores)/d(inputs), and the per-image scores."""
+    def model_gradients(inputs: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """d(sum of per-visualization mean scores)/d(inputs), and the per-image scores.
+
+        ``boxes`` (B, 4) says which region of the canvas each input shows (objectives that
+        compare with a reference image crop the same region of it)."""
         total = n * per_visualization
         if batch_size is None or batch_size >= total:
             with tf.GradientTape() as tape:
                 tape.watch(inputs)
-                scores = compiled.scores(inputs, visualization)
+                scores = compiled.scores(inputs, visualization, boxes)
                 loss = tf.reduce_sum(scores) / per_visualization
             return tape.gradient(loss, inputs), scores
         chunks = math.ceil(total / batch_size)
         padding = chunks * batch_size - total
         padded = tf.pad(inputs, [[0, padding], [0, 0], [0, 0], [0, 0]])
         owners = tf.pad(visualization, [[0, padding]])
+        regions = tf.pad(boxes, [[0, padding], [0, 0]])
         mask = tf.pad(tf.ones([total]), [[0, padding]])
         grads = tf.TensorArray(
             inputs.dtype, size=chunks, element_shape=[batch_size, *inputs.shape[1:]]
@@ -456,7 +460,9 @@ def _make_step(
             chunk = tf.gather(padded, rows)
             with tf.GradientTape() as tape:
                 tape.watch(chunk)
-                chunk_scores = compiled.scores(chunk, tf.gather(owners, rows))
+                chunk_scores = compiled.scores(
+                    chunk, tf.gather(owners, rows), tf.gather(regions, rows)
+                )
                 loss = tf.reduce_sum(chunk_scores * tf.gather(mask, rows)) / per_visualization
             grads = grads.write(i, tape.gradient(loss, chunk))
             return i + 1, grads, scores.write(i, chunk_scores)
@@ -481,7 +487,8 @@ def _make_step(
         with tf.GradientTape() as tape:
             image = low + (high - low) * parameterization.images(variables)
             cropped = crop(image, boxes, per_visualization, input_size, xla=jit_compile)
-        d_inputs, scores = model_gradients(cropped + noise)
+        regions = boxes if boxes is not None else tf.tile([[0.0, 0.0, 1.0, 1.0]], [n, 1])
+        d_inputs, scores = model_gradients(cropped + noise, regions)
         *grads, d_image = tape.gradient(cropped, [*variables, image], output_gradients=d_inputs)
         optimizer.apply_gradients([(-g, v) for g, v in zip(grads, variables, strict=True)])
         mass = tf.abs(d_image)

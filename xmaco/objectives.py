@@ -47,8 +47,12 @@ class _Term:
     def scaled(self, factor: float) -> _Term:
         return dataclasses.replace(self, weight=self.weight * factor)
 
-    def score(self, activations: tf.Tensor, visualization: tf.Tensor) -> tf.Tensor:
-        """Per-image scores (B,) for images belonging to ``visualization`` (B,) indices."""
+    def score(
+        self, activations: tf.Tensor, visualization: tf.Tensor, boxes: tf.Tensor | None = None
+    ) -> tf.Tensor:
+        """Per-image scores (B,) for images belonging to ``visualization`` (B,) indices.
+
+        ``boxes`` (B, 4) are the canvas regions the images show (None: the whole canvas)."""
         acts = tf.cast(activations, tf.float32)
         rows = visualization if self.size > 1 else tf.zeros_like(visualization)
         batch = tf.shape(acts)[0]
@@ -284,15 +288,20 @@ class CompiledObjective:
         self.feature_model = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
         self._position = {name: i for i, name in enumerate(self.layers)}
 
-    def scores(self, images: tf.Tensor, visualization: tf.Tensor) -> tf.Tensor:
+    def scores(
+        self, images: tf.Tensor, visualization: tf.Tensor, boxes: tf.Tensor | None = None
+    ) -> tf.Tensor:
         """The weighted objective of every image (B,), image ``b`` scored for
-        ``visualization[b]``."""
+        ``visualization[b]``; ``boxes`` (B, 4), normalised ``(y1, x1, y2, x2)``, are the
+        canvas regions the images show (None: the whole canvas)."""
         outputs = self.feature_model(images, training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         total = 0.0
         for term in self.terms:
-            total += term.weight * term.score(outputs[self._position[term.layer]], visualization)
+            total += term.weight * term.score(
+                outputs[self._position[term.layer]], visualization, boxes
+            )
         return total
 
 
