@@ -211,6 +211,13 @@ def test_grid_titles_use_imagenet_class_names_when_known(monkeypatch):
     assert titles == ["class 1 (1)", "class 207 (207)", "conv:channel 2"]
 
 
+def test_grid_titles_with_the_real_class_list():
+    classes = pytest.importorskip("xmaco.zoo").imagenet_classes()
+    base = make_result(1)
+    result = Result(**{**base.__dict__, "config": {"classes": [652]}})
+    assert plot.grid(result).axes[0].get_title() == f"{classes[652]} (652)"
+
+
 def test_grid_titles_fall_back_to_names_without_the_zoo(monkeypatch):
     monkeypatch.setitem(sys.modules, "xmaco.zoo", None)  # makes the import fail
     base = make_result(2)

@@ -183,7 +183,7 @@ class Snapshots(Callback):
 
     def on_run_end(self, result: Any) -> None:
         done = int(np.shape(result.history)[0])
-        if not self.frames or self.frames[-1][0] != done:
+        if self.frames[-1][0] != done:
             self.frames.append((done, self._convert(result.images)))
 
     def _convert(self, images: np.ndarray) -> np.ndarray:
