@@ -1,0 +1,43 @@
+"""Models to visualize: EfficientNet-Lite0 with embedded weights, a catalogue, ImageNet classes.
+
+Importing this package is cheap: Keras and the model code load on first use of a function.
+
+Example
+-------
+>>> from xmaco import zoo
+>>> zoo.class_index("military uniform")
+652
+>>> model = zoo.load("efficientnet_lite0", weights=None)
+>>> model.get_layer("logits").output.shape
+(None, 1000)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from xmaco.zoo.classes import class_index, imagenet_classes
+
+if TYPE_CHECKING:
+    from xmaco.zoo.catalogue import available, load
+    from xmaco.zoo.efficientnet_lite import efficientnet_lite0
+
+__all__ = ["available", "class_index", "efficientnet_lite0", "imagenet_classes", "load"]
+
+# Public name -> submodule defining it, imported on first access (these import Keras).
+_LAZY = {
+    "available": "catalogue",
+    "load": "catalogue",
+    "efficientnet_lite0": "efficientnet_lite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
