@@ -185,7 +185,7 @@ def _build_application(name: str, entry: Entry, kwargs: dict[str, Any]) -> keras
     if entry.caffe:
         # The application is built on top of the preprocessing layer, not nested in a wrapper,
         # so `model.get_layer("conv5_block3_out")` finds its layers directly.
-        shape = kwargs.pop("input_shape", (entry.input_size, entry.input_size, 3))
+        shape = kwargs.pop("input_shape", None) or (entry.input_size, entry.input_size, 3)
         image = keras.Input(shape, name="image")
         kwargs["input_tensor"] = CaffePreprocessing(name="caffe_preprocessing")(image)
     try:
