@@ -199,7 +199,8 @@ class Animation(Snapshots):
     image. With several visualizations, each frame is a grid (at most 4 columns, white
     between cells) in the order of ``result.names``.
 
-    GIF frames are written with Pillow (a 256-colour palette per frame); MP4 with OpenCV's
+    GIF frames are written with Pillow (a 256-colour palette per frame; identical
+    consecutive frames are merged into one whose duration is their sum); MP4 with OpenCV's
     ``mp4v`` codec, frame sizes padded to even numbers with white.
 
     Parameters
