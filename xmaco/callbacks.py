@@ -21,7 +21,28 @@ __all__ = ["Animation", "CSVLogger", "Callback", "ProgressBar", "RunView", "Snap
 
 
 class RunView(Protocol):
-    """What a callback can see of the live run (``callback.run``)."""
+    """What a callback can see of the live run (``callback.run``).
+
+    The engine sets it with ``set_run`` before ``on_run_begin``. ``images()`` and
+    ``transparency()`` copy the current state out of the device: call them only when needed.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> class MeanBrightness(Callback):
+    ...     def on_step_end(self, step, logs):
+    ...         low, high = self.run.values_range
+    ...         self.last = float(((self.run.images() - low) / (high - low)).mean())
+    >>> class Run:  # anything with these members can stand in for the engine's view
+    ...     steps, names, values_range = 1, ["a"], (-1.0, 1.0)
+    ...     def images(self): return np.zeros((1, 4, 4, 3), "float32")
+    ...     def transparency(self): return np.zeros((1, 4, 4, 3), "float32")
+    >>> callback = MeanBrightness()
+    >>> callback.set_run(Run())
+    >>> callback.on_step_end(0, {"objective": np.zeros(1, "float32")})
+    >>> callback.last
+    0.5
+    """
 
     steps: int
     names: list[str]
