@@ -35,6 +35,7 @@ __all__ = [
     "schedules",
     "spectrum",
     "transforms",
+    "export",
     "plot",
     "zoo",
     "__version__",
