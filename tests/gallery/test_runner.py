@@ -1,0 +1,156 @@
+"""Generating galleries: resume, invalidation, --force, shards, channels, seeds, errors."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import xmaco
+from xmaco.gallery import Settings, generate, load_model
+from xmaco.gallery.cli import main
+
+FAST = ["--steps", "2", "--crops", "2", "--image-size", "32"]
+ALL = [f"class-{i:04d}" for i in range(6)]
+
+
+def _snapshot(site):
+    return {
+        path.relative_to(site): path.stat().st_mtime_ns
+        for path in site.rglob("*")
+        if path.is_file()
+    }
+
+
+def _pixels(site, name):
+    return cv2.imread(str(site / name), cv2.IMREAD_UNCHANGED)
+
+
+def test_the_reference_run_is_complete(reference_site, recorded_runs, recorded_entries, check_site):
+    assert recorded_runs(reference_site) == [ALL[0:2], ALL[2:4], ALL[4:6]]
+    assert sorted(check_site(reference_site)) == ALL
+    entries = recorded_entries(reference_site)
+    assert [entries[key]["seed"] for key in ALL] == list(range(6))
+    assert all(len(entry["history"]) == 2 for entry in entries.values())
+
+
+def test_rerunning_the_same_command_redoes_nothing(site_copy, model_path, gallery, recorded_runs):
+    before = _snapshot(site_copy)
+    argv = ["--model", model_path, "--classes", "all", *FAST, "--batch", "2"]
+    assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
+    assert recorded_runs(site_copy) == [ALL[0:2], ALL[2:4], ALL[4:6]]
+    assert _snapshot(site_copy) == before  # not one file rewritten
+
+
+def test_changed_settings_invalidate_only_the_affected_items(
+    site_copy, model_path, gallery, recorded_runs, recorded_entries, check_site
+):
+    before = recorded_entries(site_copy)
+    common = ["--model", model_path, "--crops", "2", "--image-size", "32", "--batch", "2"]
+    assert gallery("--classes", "0-1", *common, "--steps", "3", "--out", str(site_copy)) == 0
+    after = recorded_entries(site_copy)
+    assert recorded_runs(site_copy)[3:] == [ALL[0:2]]
+    for key in ALL:
+        changed = after[key]["hash"] != before[key]["hash"]
+        assert changed == (key in ALL[:2]), key
+        assert len(after[key]["history"]) == (3 if changed else 2)
+    # The replaced images are gone, the others untouched.
+    for key in ALL[:2]:
+        assert not (site_copy / before[key]["files"]["image"]).exists()
+    assert after["class-0004"] == before["class-0004"]
+    assert sorted(check_site(site_copy)) == ALL
+    # Back to the first settings for all items: only the two changed items are computed.
+    assert gallery("--classes", "all", *common, "--steps", "2", "--out", str(site_copy)) == 0
+    assert recorded_runs(site_copy)[4:] == [ALL[0:2]]
+    restored = recorded_entries(site_copy)
+    for key in ALL:
+        assert restored[key]["hash"] == before[key]["hash"]
+        assert restored[key]["files"] == before[key]["files"]
+
+
+def test_force_recomputes_the_selected_items(site_copy, model_path, gallery, recorded_runs):
+    argv = ["--model", model_path, "--classes", "4-5", *FAST, "--batch", "2", "--force"]
+    assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
+    assert recorded_runs(site_copy) == [ALL[0:2], ALL[2:4], ALL[4:6], ALL[4:6]]
+
+
+def test_two_shards_assembled_equal_one_unsharded_run(
+    tmp_path, model_path, gallery, recorded_entries, reference_site, check_site, capsys
+):
+    site = tmp_path / "site"
+    common = ["--model", model_path, "--classes", "all", *FAST, "--batch", "2", "--out", str(site)]
+    assert gallery(*common, "--shard", "1/2", "--quiet") == 0
+    assert gallery("--assemble", "--out", str(site)) == 1  # shard 0 has not run yet
+    assert "4 missing: class-0000, class-0001, class-0004, class-0005" in capsys.readouterr().err
+    assert gallery(*common, "--shard", "0/2", "--quiet") == 0
+    assert gallery("--assemble", "--out", str(site)) == 0
+    manifests = sorted(p.name for p in (site / "manifests").glob("*.json"))
+    assert manifests == ["shard-0-of-2.json", "shard-1-of-2.json"]
+    shard_one = json.loads((site / "manifests" / "shard-1-of-2.json").read_text())
+    assert sorted(shard_one["items"]) == ALL[2:4]
+    sharded, whole = recorded_entries(site), recorded_entries(reference_site)
+    assert sorted(sharded) == sorted(whole) == sorted(check_site(site))
+    for key in ALL:
+        assert sharded[key]["hash"] == whole[key]["hash"]
+        assert sharded[key]["seed"] == whole[key]["seed"]
+        for kind in ("image", "overlay", "thumb"):
+            assert sharded[key]["files"][kind] == whole[key]["files"][kind]
+            assert np.array_equal(
+                _pixels(site, sharded[key]["files"][kind]),
+                _pixels(reference_site, whole[key]["files"][kind]),
+            )
+
+
+def test_a_layers_channels(tmp_path, model_path, gallery, recorded_runs, check_site):
+    site = tmp_path / "site"
+    argv = ["--model", model_path, "--layer", "conv2", "--channels", "0-3", *FAST, "--batch", "4"]
+    assert gallery(*argv, "--out", str(site), "--quiet") == 0
+    keys = [f"conv2-channel-{i:04d}" for i in range(4)]
+    assert recorded_runs(site) == [keys]
+    assert check_site(site) == keys
+    page = (site / "items" / "conv2-channel-0002.html").read_text()
+    assert "channel 2 of layer conv2" in page
+    assert "xmaco visualize --model" in page and "--layer conv2 --channel 2" in page
+
+
+def test_an_item_equals_its_run_alone_with_its_own_seed(reference_site, model_path):
+    items = json.loads((reference_site / "manifests" / "all.json").read_text())["items"]
+    entry = items["class-0003"]
+    assert entry["seed"] == 3  # base seed 0 + index 3
+    alone = xmaco.maco(
+        xmaco.Objective.neuron(load_model(model_path), "logits", 3),
+        steps=2,
+        crops=2,
+        image_size=32,
+        seed=entry["seed"],
+    )
+    rgb = np.rint(255 * alone.images01()[0]).astype(np.float32)
+    in_gallery = _pixels(reference_site, entry["files"]["image"])[..., ::-1].astype(np.float32)
+    neighbour = _pixels(reference_site, items["class-0004"]["files"]["image"])[..., ::-1]
+    # Lossy WebP moves pixels by a few levels; another seed (the next item's) by tens.
+    assert np.abs(rgb - in_gallery).mean() < 3
+    assert np.abs(rgb - neighbour.astype(np.float32)).mean() > 10
+
+
+def test_settings_are_checked_before_any_work(tmp_path, model_path):
+    with pytest.raises(ValueError, match="steps to be an integer >= 1. Received: steps=0"):
+        Settings(model=model_path, steps=0)
+    with pytest.raises(ValueError, match="spectrum to be None or the path of a .npy file"):
+        Settings(model=model_path, spectrum=str(tmp_path / "missing.npy"))
+    with pytest.raises(ValueError, match="batch to be a positive integer"):
+        generate(tmp_path, Settings(model=model_path), classes="all", batch=0)
+
+
+def test_command_line_errors(tmp_path, model_path, gallery, capsys):
+    with pytest.raises(ValueError, match="--assemble with --out only"):
+        gallery("--assemble", "--classes", "all", "--out", str(tmp_path))
+    with pytest.raises(ValueError, match="neither --classes nor --channels"):
+        gallery("--model", model_path, "--out", str(tmp_path))
+    assert main(["--model", "no_such_net", "--classes", "all", "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("xmaco gallery: error: Expected model to be one of")
+    assert len(error.splitlines()) == 1
+    assert main(["--classes", "all", "--out", str(tmp_path), "--shard", "2/2"]) == 2
+    assert "Expected --shard to be i/n with 0 <= i < n" in capsys.readouterr().err

@@ -1,0 +1,42 @@
+"""A browsable gallery of a whole model: every class, or every channel of a layer.
+
+``xmaco gallery`` (or :func:`generate`) visualizes the items in batched MACO runs and writes a
+static site (:mod:`xmaco.gallery.site`). Progress is recorded in manifests
+(:mod:`xmaco.gallery.manifest`): rerunning resumes, a killed run loses at most its batch in
+flight, changed settings invalidate only the items they affect. ``--shard i/n`` splits the
+items between cluster jobs and :func:`assemble` builds the site from all of them.
+
+Example
+-------
+>>> from xmaco import gallery
+>>> gallery.parse_selection("0-2,130", 1000, "--classes")
+[0, 1, 2, 130]
+"""
+
+from __future__ import annotations
+
+from xmaco.gallery.cli import add_gallery_command
+from xmaco.gallery.items import Item, batches, parse_selection, parse_shard, select, shard
+from xmaco.gallery.manifest import Manifest, read_all, settings_hash
+from xmaco.gallery.runner import Settings, Summary, assemble, generate, load_model
+from xmaco.gallery.site import read_concepts, write_site
+
+__all__ = [
+    "Item",
+    "Manifest",
+    "Settings",
+    "Summary",
+    "add_gallery_command",
+    "assemble",
+    "batches",
+    "generate",
+    "load_model",
+    "parse_selection",
+    "parse_shard",
+    "read_all",
+    "read_concepts",
+    "select",
+    "settings_hash",
+    "shard",
+    "write_site",
+]

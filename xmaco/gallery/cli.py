@@ -1,0 +1,333 @@
+"""The ``xmaco gallery`` command: a browsable site of a whole model, resumable and shardable.
+
+``add_gallery_command`` adds the subcommand to the ``xmaco`` parser; ``python -m xmaco.gallery``
+runs the same options on their own (:func:`main`).
+
+Example
+-------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="xmaco")
+>>> _ = add_gallery_command(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["gallery", "--classes", "0-99", "--out", "site", "--shard", "1/4"])
+>>> args.classes, args.shard, args.steps, args.handler is run_command
+('0-99', (1, 4), 256, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from xmaco.gallery.items import parse_shard
+from xmaco.gallery.runner import Settings, Summary, assemble, generate
+
+__all__ = ["add_arguments", "add_gallery_command", "main", "run_command"]
+
+_EXIT_ERROR = 2
+_EXIT_INCOMPLETE = 1
+_EXIT_INTERRUPTED = 130
+
+_DESCRIPTION = (
+    "Visualize every class of a model, or every channel of a layer, with MACO in batched runs, "
+    "and write a static site: an index with thumbnails and a search box, and a page per item "
+    "with the image, its transparency overlay, the objective curve and the settings to "
+    "reproduce it. Rerunning the same command resumes: finished items (same settings hash) "
+    "are skipped; a killed run loses at most the batch in flight. --shard i/n computes a "
+    "share of the items; --assemble builds the site from all shards."
+)
+_EPILOG = """examples:
+  xmaco gallery --classes all --out site
+  xmaco gallery --classes "goldfish,great white shark,130" --steps 128 --out site
+  xmaco gallery --layer block3_out --channels 0-63 --out site
+  xmaco gallery --classes all --shard 3/8 --out site     # one of 8 cluster jobs
+  xmaco gallery --assemble --out site                    # once all 8 are done
+"""
+
+
+def add_gallery_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``gallery`` subcommand to the ``xmaco`` parser's subparsers.
+
+    Parsing ``gallery ...`` gives a namespace whose ``handler`` is :func:`run_command`.
+
+    Parameters
+    ----------
+    subparsers
+        The object returned by ``parser.add_subparsers()``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The subcommand's parser.
+    """
+    parser = subparsers.add_parser(
+        "gallery",
+        help="a browsable site of a whole model's classes or a layer's channels",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run_command)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the gallery's options to ``parser``."""
+    parser.add_argument(
+        "--model",
+        default="efficientnet_lite0",
+        help="a name from xmaco.zoo.available() (default: %(default)s, embedded, no "
+        "download) or the path of a .keras or .h5 file",
+    )
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument(
+        "--classes",
+        metavar="SELECTION",
+        help="classes to visualize: all, ranges and indices (0-99,130), or ImageNet names "
+        "('goldfish,great white shark'), comma-separated",
+    )
+    what.add_argument(
+        "--channels",
+        metavar="SELECTION",
+        help="channels of --layer to visualize: all, or ranges and indices (0-63,100)",
+    )
+    parser.add_argument(
+        "--layer",
+        help="with --channels, the layer; with --classes, the layer holding the class scores "
+        "(default: 'logits', else the last layer)",
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="the site folder")
+    parser.add_argument(
+        "--steps", type=_positive, default=256, metavar="N", help="steps (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--crops",
+        type=_positive,
+        default=32,
+        metavar="N",
+        help="crops per step and visualization (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_positive,
+        default=512,
+        metavar="PX",
+        help="side of the square canvas (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_natural,
+        default=0,
+        metavar="N",
+        help="base seed; class or channel k uses seed + k, whatever the batch or shard "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--values-range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="range of the model's input; default: the range recorded on catalogue models, "
+        "else 0 1",
+    )
+    parser.add_argument(
+        "--spectrum", metavar="NPY", help="a .npy magnitude instead of the natural default"
+    )
+    parser.add_argument(
+        "--batch",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="visualizations per MACO run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        metavar="N",
+        help="images per model call inside a run (micro-batches bound the memory; same "
+        "images); default: all crops of a step at once",
+    )
+    parser.add_argument("--jit", action="store_true", help="compile the step with XLA")
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="compute only shard I of N (0 <= I < N): blocks of --batch indices dealt "
+        "round-robin; each shard keeps its own manifest in the same site folder",
+    )
+    parser.add_argument(
+        "--assemble",
+        action="store_true",
+        help="build the site from the manifests of all shards in --out, computing nothing",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="recompute the selected items even if finished"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``xmaco gallery`` for parsed arguments.
+
+    Returns
+    -------
+    int
+        0 when every selected item is finished; 1 when some item failed (non-finite values)
+        or, with ``--assemble``, some selected item is missing.
+
+    Raises
+    ------
+    ValueError
+        For a bad combination of options or settings (the ``xmaco`` command prints it as one
+        error line and exits with 2).
+    """
+    log = None if args.quiet else _log
+    if args.assemble:
+        extra = [
+            option
+            for option, given in (
+                ("--classes", args.classes),
+                ("--channels", args.channels),
+                ("--shard", args.shard),
+                ("--force", args.force),
+            )
+            if given
+        ]
+        if extra:
+            raise ValueError(
+                "Expected --assemble with --out only: it builds the site from the manifests "
+                f"already there. Received: {' '.join(extra)}"
+            )
+        summary = assemble(args.out, log=log)
+        _report(summary, args.quiet)
+        return _EXIT_INCOMPLETE if summary.missing else 0
+    if args.classes is None and args.channels is None:
+        raise ValueError(
+            "Expected what to visualize: --classes SELECTION, or --layer NAME --channels "
+            "SELECTION (or --assemble). Received: neither --classes nor --channels"
+        )
+    settings = Settings(
+        model=args.model,
+        steps=args.steps,
+        crops=args.crops,
+        image_size=args.image_size,
+        seed=args.seed,
+        values_range=None if args.values_range is None else tuple(args.values_range),
+        spectrum=args.spectrum,
+    )
+    summary = generate(
+        args.out,
+        settings,
+        classes=args.classes,
+        channels=args.channels,
+        layer=args.layer,
+        batch=args.batch,
+        shard_spec=args.shard,
+        force=args.force,
+        batch_size=args.batch_size,
+        jit_compile=args.jit,
+        command=_command(args),
+        log=log,
+    )
+    _report(summary, args.quiet)
+    return _EXIT_INCOMPLETE if summary.failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m xmaco.gallery``: the gallery's options without the ``xmaco`` command.
+
+    Errors are one line ``xmaco gallery: error: ...`` on stderr and exit status 2; Ctrl-C
+    exits with 130 (finished runs stay recorded).
+
+    Example
+    -------
+    >>> main(["--classes", "all"])
+    2
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m xmaco.gallery",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    try:
+        return run_command(parser.parse_args(argv))
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 0
+    except KeyboardInterrupt:
+        print("xmaco gallery: interrupted; finished runs are recorded", file=sys.stderr)
+        return _EXIT_INTERRUPTED
+    except (ValueError, TypeError, OSError, ImportError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"xmaco gallery: error: {message}", file=sys.stderr)
+        return _EXIT_ERROR
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line, without ``--out``: a copied or moved site keeps the same record."""
+    words = ["xmaco", "gallery", "--model", args.model]
+    for option in ("classes", "channels", "layer"):
+        if getattr(args, option) is not None:
+            words += [f"--{option}", getattr(args, option)]
+    words += ["--steps", str(args.steps), "--crops", str(args.crops)]
+    words += ["--image-size", str(args.image_size), "--seed", str(args.seed)]
+    if args.values_range is not None:
+        words += ["--values-range", *(f"{value:g}" for value in args.values_range)]
+    if args.spectrum is not None:
+        words += ["--spectrum", args.spectrum]
+    words += ["--batch", str(args.batch)]
+    if args.batch_size is not None:
+        words += ["--batch-size", str(args.batch_size)]
+    if args.jit:
+        words.append("--jit")
+    if args.shard is not None:
+        words += ["--shard", f"{args.shard[0]}/{args.shard[1]}"]
+    return shlex.join(words)
+
+
+def _report(summary: Summary, quiet: bool) -> None:
+    if quiet:
+        return
+    if summary.computed:
+        print(
+            f"{len(summary.computed)} visualization(s) in {summary.seconds:.0f}s of MACO runs "
+            f"({summary.per_hour:.0f} per hour), {summary.skipped} already finished"
+        )
+    if summary.failed:
+        print(f"{len(summary.failed)} item(s) failed (non-finite values): rerun to retry them")
+    print(f"Site: {summary.site}")
+
+
+def _log(line: str) -> None:
+    print(f"xmaco gallery: {line}", file=sys.stderr, flush=True)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

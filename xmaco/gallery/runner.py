@@ -1,0 +1,471 @@
+"""Generate a gallery: batched MACO runs, resumable, shardable, safe against SIGKILL.
+
+:func:`generate` visualizes the selected items in MACO runs of up to ``batch`` items. After
+every run it writes the images, then the manifest entry of each item (atomically), then the
+pages; a process killed at any moment loses at most the run in flight. Rerunning the same
+command skips every item whose manifest entry has the same settings hash and whose files exist.
+:func:`assemble` rebuilds the site from the manifests of all shards.
+
+Example
+-------
+>>> import keras, tempfile, os
+>>> inputs = keras.Input((16, 16, 3))
+>>> x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+>>> path = os.path.join(tempfile.mkdtemp(), "tiny.keras")
+>>> keras.Model(inputs, keras.layers.Dense(3, name="logits")(x)).save(path)
+>>> settings = Settings(model=path, steps=2, crops=1, image_size=16)
+>>> site = tempfile.mkdtemp()
+>>> generate(site, settings, classes="all").computed
+['class-0000', 'class-0001', 'class-0002']
+>>> generate(site, settings, classes="all").computed
+[]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import numbers
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from xmaco.gallery.items import Item, batches, select, shard
+from xmaco.gallery.manifest import Manifest, finished, manifest_name, read_all, settings_hash
+from xmaco.gallery.site import _duration, remove_stale_temporary_files, write_images, write_site
+
+__all__ = ["NOISE", "Settings", "Summary", "assemble", "generate", "load_model"]
+
+#: Crop noise of every gallery run (the MACO reference value), part of the settings hash.
+NOISE = 0.08
+_EMBEDDED = "efficientnet_lite0"
+_ENGINE_KEYS = (
+    "method",
+    "spectrum",
+    "crop_size",
+    "noise",
+    "learning_rate",
+    "optimizer",
+    "model_input_size",
+    "values_range",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What defines every visualization of a gallery.
+
+    Attributes
+    ----------
+    model
+        A name from ``xmaco.zoo.available()`` or the path of a ``.keras``/``.h5`` file.
+    steps, crops, image_size
+        As in :func:`xmaco.maco` (the canvas is square).
+    seed
+        Base seed: item ``k`` (class or channel ``k``) uses ``seed + k``, whichever items
+        are computed alongside it.
+    values_range
+        The model's input range; None: the range recorded on catalogue models, else (0, 1).
+    spectrum
+        None (the natural default) or the path of a ``.npy`` magnitude.
+
+    Example
+    -------
+    >>> Settings(steps=64, crops=6, image_size=256).seed
+    0
+    """
+
+    model: str = _EMBEDDED
+    steps: int = 256
+    crops: int = 32
+    image_size: int = 512
+    seed: int = 0
+    values_range: tuple[float, float] | None = None
+    spectrum: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str | os.PathLike) or not str(self.model):
+            raise ValueError(
+                "Expected model to be a catalogue name or the path of a .keras or .h5 file. "
+                f"Received: model={self.model!r}"
+            )
+        for name, minimum in (("steps", 1), ("crops", 1), ("image_size", 8), ("seed", 0)):
+            value = getattr(self, name)
+            integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if not integral or value < minimum:
+                raise ValueError(
+                    f"Expected {name} to be an integer >= {minimum}. Received: {name}={value!r}"
+                )
+        if self.spectrum is not None and not Path(self.spectrum).is_file():
+            raise ValueError(
+                "Expected spectrum to be None or the path of a .npy file. Received: spectrum="
+                f"{str(self.spectrum)!r} (no such file)"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What an invocation did.
+
+    Attributes
+    ----------
+    site
+        The index page.
+    selected
+        Item keys this invocation was responsible for (its shard's share, or all finished
+        and pending items for :func:`assemble`).
+    computed
+        Item keys visualized by this invocation, in order.
+    skipped
+        Number of selected items already finished with the same settings.
+    failed
+        Item keys whose run went non-finite (not recorded; a rerun retries them).
+    missing
+        For :func:`assemble`: keys selected by some manifest and not finished.
+    seconds
+        Time spent in MACO runs.
+    """
+
+    site: Path
+    selected: list[str]
+    computed: list[str]
+    skipped: int
+    failed: list[str]
+    missing: list[str]
+    seconds: float
+
+    @property
+    def per_hour(self) -> float:
+        """Visualizations per hour of MACO runs (0 when nothing was computed)."""
+        return 3600.0 * len(self.computed) / self.seconds if self.seconds > 0 else 0.0
+
+
+def load_model(spec: str | os.PathLike) -> Any:
+    """Load a catalogue model with raw class scores (logits), or a saved Keras file.
+
+    Keras applications end in a softmax unless asked otherwise; a class objective needs the
+    logits, so they are built with ``classifier_activation=None``.
+
+    Example
+    -------
+    >>> load_model("efficientnet_lite0").get_layer("logits").output.shape
+    (None, 1000)
+    """
+    from xmaco import zoo
+
+    canonical = _catalogue_name(spec)
+    if canonical is not None and canonical != _EMBEDDED:
+        return zoo.load(canonical, classifier_activation=None)
+    return zoo.load(spec)
+
+
+def _catalogue_name(spec: str | os.PathLike) -> str | None:
+    from xmaco import zoo
+
+    def key(name: str) -> str:
+        return "".join(c for c in name.casefold() if c not in "-_ ")
+
+    if not isinstance(spec, str):
+        return None
+    return {key(name): name for name in zoo.available()}.get(key(spec))
+
+
+def _file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _identity(settings: Settings, model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the settings as recorded and shown, the part of them that is hashed).
+
+    A file is identified by its content, not its path: the same model or spectrum copied
+    elsewhere (another node of a cluster) keeps every item valid.
+    """
+    from xmaco.engine import values_range_of
+
+    low, high = settings.values_range or values_range_of(model) or (0.0, 1.0)
+    canonical = _catalogue_name(settings.model)
+    model_sha = None if canonical else _file_sha256(settings.model)
+    spectrum_sha = _file_sha256(settings.spectrum) if settings.spectrum else None
+    shown = {
+        "model": canonical or str(settings.model),
+        "model_sha256": model_sha,
+        "steps": int(settings.steps),
+        "crops": int(settings.crops),
+        "image_size": int(settings.image_size),
+        "seed": int(settings.seed),
+        "values_range": [float(low), float(high)],
+        "spectrum": None if settings.spectrum is None else str(settings.spectrum),
+        "spectrum_sha256": spectrum_sha,
+        "noise": NOISE,
+        "method": "maco",
+    }
+    hashed = dict(shown)
+    if model_sha:
+        hashed.pop("model")
+    if spectrum_sha:
+        hashed.pop("spectrum")
+    return shown, hashed
+
+
+def generate(
+    out: str | os.PathLike,
+    settings: Settings,
+    *,
+    classes: str | Sequence[int] | None = None,
+    channels: str | Sequence[int] | None = None,
+    layer: str | None = None,
+    batch: int = 8,
+    shard_spec: tuple[int, int] | None = None,
+    force: bool = False,
+    batch_size: int | None = None,
+    jit_compile: bool = False,
+    command: str = "",
+    log: Callable[[str], None] | None = None,
+) -> Summary:
+    """Visualize the selected items into the site ``out``, resuming where a run stopped.
+
+    Parameters
+    ----------
+    out
+        The site folder, created if needed.
+    settings
+        The :class:`Settings` of every visualization.
+    classes, channels, layer
+        The items, as for :func:`xmaco.gallery.items.select`: ``classes="all"``,
+        ``"0-99"``, ``"goldfish,2"``; or ``channels="0-63", layer="block3_out"``.
+    batch
+        Visualizations per MACO run; runs hold consecutive indices within aligned blocks
+        of ``batch`` (see :func:`xmaco.gallery.items.batches`).
+    shard_spec
+        ``(i, n)``: compute only shard ``i`` of ``n`` (blocks of ``batch`` indices dealt
+        round-robin), recorded in its own manifest ``shard-<i>-of-<n>.json``.
+    force
+        Recompute the selected items even when they are finished.
+    batch_size
+        Images per model call inside a run (micro-batches bound the memory; same images).
+    jit_compile
+        Compile the step with XLA.
+    command
+        The command line, recorded in the manifest.
+    log
+        Called with one line per finished run (None: silent).
+
+    Returns
+    -------
+    Summary
+
+    Raises
+    ------
+    ValueError
+        For a bad selection or setting, or when another process writes the same manifest.
+    xmaco.OutOfMemoryError
+        When a run does not fit in memory (lower ``batch`` or set ``batch_size``).
+    KeyboardInterrupt
+        On Ctrl-C; finished runs stay recorded.
+    """
+    import xmaco
+    from xmaco.files import ensure_writable_dir
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"Expected batch to be a positive integer. Received: batch={batch!r}")
+    site = ensure_writable_dir(out, argument="out")
+    model = load_model(settings.model)
+    items = select(model, classes=classes, channels=channels, layer=layer)
+    requested = [item.key for item in items]
+    if shard_spec is not None:
+        items = shard(items, shard_spec[0], shard_spec[1], block=batch)
+    shown, hashed = _identity(settings, model)
+    digests = {item.key: settings_hash(item, hashed) for item in items}
+    manifest = Manifest.open(site, manifest_name(shard_spec))
+    say = log or (lambda line: None)
+    with manifest.lock():
+        remove_stale_temporary_files(site)
+        manifest = Manifest.open(site, manifest.name)  # re-read under the lock
+        selection = [item.key for item in items]
+        manifest.begin(shown, selection, requested, command)
+        done = finished(read_all(site), site)
+        pending = [
+            item
+            for item in items
+            if force or done.get(item.key, {}).get("hash") != digests[item.key]
+        ]
+        write_site(site)
+        say(
+            f"{len(items)} item(s) selected, {len(items) - len(pending)} already finished, "
+            f"{len(pending)} to compute in MACO runs of up to {batch}"
+        )
+        computed: list[str] = []
+        failed: list[str] = []
+        seconds = 0.0
+        for run in batches(pending, batch):
+            start = time.perf_counter()
+            try:
+                result = _visualize(model, run, shown, settings, batch_size, jit_compile)
+            except xmaco.NonFiniteError as error:
+                failed += [item.key for item in run]
+                say(f"skipped {_span(run)}: {error}")
+                continue
+            if result.interrupted:
+                raise KeyboardInterrupt
+            elapsed = time.perf_counter() - start
+            images, maps = result.images01(), result.transparency
+            entries = []
+            for i, item in enumerate(run):
+                stem = f"{item.key}-{digests[item.key][:12]}"
+                files = write_images(site, stem, images[i], maps[i])
+                entries.append(_entry(item, digests[item.key], result, i, files, shown, elapsed))
+            replaced = [manifest.entries[item.key] for item in run if item.key in manifest.entries]
+            manifest.record(entries, {"keys": [item.key for item in run], "seconds": elapsed})
+            _remove_unreferenced(site, replaced)
+            write_site(site)
+            computed += [item.key for item in run]
+            seconds += elapsed
+            left = len(pending) - len(computed) - len(failed)
+            rate = 3600 * len(computed) / seconds
+            say(
+                f"{_span(run)}: {len(run)} in {elapsed:.1f}s ({rate:.0f}/h); "
+                f"{len(computed)} done, {left} to go"
+                + (f", about {_duration(left * seconds / len(computed))} left" if left else "")
+            )
+    return Summary(
+        site=site / "index.html",
+        selected=selection,
+        computed=computed,
+        skipped=len(items) - len(pending),
+        failed=failed,
+        missing=[],
+        seconds=seconds,
+    )
+
+
+def assemble(out: str | os.PathLike, log: Callable[[str], None] | None = None) -> Summary:
+    """Build the site in ``out`` from the manifests of every shard (and unsharded run).
+
+    Run it once all shards are done (their manifests and images in the same folder: a shared
+    file system, or the shard folders copied together; file names never collide). It may
+    also run at any time during a run, to look at the progress.
+
+    Returns
+    -------
+    Summary
+        ``missing`` lists the items some manifest selected that are not finished.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> assemble(tempfile.mkdtemp()).missing
+    []
+    """
+    site = Path(out)
+    if not site.is_dir():
+        raise ValueError(
+            f"Expected out to be a gallery folder. Received: out='{out}' (no such folder)"
+        )
+    remove_stale_temporary_files(site)
+    manifests = read_all(site)
+    index = write_site(site)
+    done = finished(manifests, site)
+    selected = sorted({key for manifest in manifests for key in manifest.requested} | set(done))
+    missing = [key for key in selected if key not in done]
+    say = log or (lambda line: None)
+    say(
+        f"{len(done)} item(s) finished from {len(manifests)} manifest(s)"
+        + (f"; {len(missing)} missing: {', '.join(missing[:10])}" if missing else "")
+        + (" ..." if len(missing) > 10 else "")
+    )
+    return Summary(
+        site=index,
+        selected=selected,
+        computed=[],
+        skipped=len(done),
+        failed=[],
+        missing=missing,
+        seconds=0.0,
+    )
+
+
+def _visualize(
+    model: Any,
+    run: list[Item],
+    shown: dict[str, Any],
+    settings: Settings,
+    batch_size: int | None,
+    jit_compile: bool,
+) -> Any:
+    import xmaco
+
+    first = run[0]
+    indices = [item.index for item in run]
+    if first.kind == "class":
+        objective = xmaco.Objective.neuron(model, first.layer, indices)
+    else:
+        objective = xmaco.Objective.channel(model, first.layer, indices)
+    # Visualization i of the run gets seed + first index + i = base seed + its own index.
+    return xmaco.maco(
+        objective,
+        steps=settings.steps,
+        crops=settings.crops,
+        image_size=settings.image_size,
+        noise=NOISE,
+        values_range=tuple(shown["values_range"]),
+        spectrum=settings.spectrum,
+        seed=settings.seed + first.index,
+        batch_size=batch_size,
+        jit_compile=jit_compile,
+        verbose=False,
+    )
+
+
+def _entry(
+    item: Item,
+    digest: str,
+    result: Any,
+    i: int,
+    files: dict[str, str],
+    shown: dict[str, Any],
+    elapsed: float,
+) -> dict[str, Any]:
+    return {
+        "key": item.key,
+        "kind": item.kind,
+        "layer": item.layer,
+        "index": item.index,
+        "label": item.label,
+        "hash": digest,
+        "objective": result.names[i],
+        "seed": int(result.seed) + i,
+        "settings": shown,
+        "engine": {key: result.config.get(key) for key in _ENGINE_KEYS},
+        "files": files,
+        "history": [float(f"{value:.6g}") for value in result.history[:, i]],
+        "seconds": elapsed / len(result),
+        "batch": len(result),
+    }
+
+
+def _remove_unreferenced(site: Path, replaced: list[dict[str, Any]]) -> None:
+    """Delete the files of replaced entries that no manifest refers to any more."""
+    if not replaced:
+        return
+    referenced = {
+        name
+        for manifest in read_all(site)
+        for entry in manifest.entries.values()
+        for name in entry["files"].values()
+    }
+    for entry in replaced:
+        for name in entry["files"].values():
+            if name not in referenced:
+                (site / name).unlink(missing_ok=True)
+
+
+def _span(run: list[Item]) -> str:
+    first, last = run[0], run[-1]
+    what = "classes" if first.kind == "class" else f"{first.layer} channels"
+    return f"{what} {first.index}" + (f"-{last.index}" if len(run) > 1 else "")
