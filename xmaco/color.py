@@ -47,6 +47,12 @@ def decorrelate(rgb: np.ndarray) -> np.ndarray:
     -------
     np.ndarray
         Array of the same shape, in the basis where ``recorrelate_matrix`` brings it back.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> decorrelate(np.ones((2, 2, 3))).shape
+    (2, 2, 3)
     """
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.shape[-1] != 3:

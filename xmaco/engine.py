@@ -194,7 +194,18 @@ def _keywords(arguments: dict[str, Any], exclude: Sequence[str] = ()) -> dict[st
 
 
 def values_range_of(model: Any) -> tuple[float, float] | None:
-    """The value range recorded on ``model`` (``model.xmaco_values_range``), if any."""
+    """The value range recorded on ``model`` (``model.xmaco_values_range``), if any.
+
+    Example
+    -------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
+    >>> values_range_of(model) is None
+    True
+    >>> model.xmaco_values_range = (-1, 1)
+    >>> values_range_of(model)
+    (-1.0, 1.0)
+    """
     recorded = getattr(model, "xmaco_values_range", None)
     return None if recorded is None else (float(recorded[0]), float(recorded[1]))
 

@@ -60,6 +60,12 @@ def ensure_writable_dir(directory: str | os.PathLike, argument: str = "out") -> 
     ------
     ValueError
         Naming ``argument`` when the directory cannot be created or written to.
+
+    Example
+    -------
+    >>> import pathlib, tempfile
+    >>> ensure_writable_dir(pathlib.Path(tempfile.mkdtemp()) / "a" / "b").is_dir()
+    True
     """
     directory = Path(directory) if str(directory) else Path(".")
     try:

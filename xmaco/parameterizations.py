@@ -29,6 +29,18 @@ class Parameterization(abc.ABC):
 
     ``build`` is called once per run, outside the compiled step; it may create constants.
     ``images`` runs inside the compiled step.
+
+    Example
+    -------
+    >>> class Gray(Parameterization):
+    ...     name = "gray"
+    ...     def build(self, seeds, height, width, channels):
+    ...         return [tf.Variable(tf.zeros([len(seeds), height, width, channels]))]
+    ...     def images(self, variables):
+    ...         return tf.sigmoid(variables[0])
+    >>> p = Gray()
+    >>> float(p.images(p.build([0], 4, 4, 1))[0, 0, 0, 0])
+    0.5
     """
 
     #: Short name recorded in ``Result.config["method"]``.

@@ -133,7 +133,13 @@ def as_schedule(
 
 
 def describe(schedule: Schedule) -> Any:
-    """A JSON-friendly description of a schedule (for ``Result.config``)."""
+    """A JSON-friendly description of a schedule (for ``Result.config``).
+
+    Example
+    -------
+    >>> describe(linear(1.0, 0.0, 10))
+    {'schedule': 'linear', 'start': 1.0, 'end': 0.0, 'steps': 10}
+    """
     if hasattr(schedule, "describe"):
         return schedule.describe()
     return {"schedule": "callable", "repr": repr(schedule)}
