@@ -154,3 +154,47 @@ def test_command_line_errors(tmp_path, model_path, gallery, capsys):
     assert len(error.splitlines()) == 1
     assert main(["--classes", "all", "--out", str(tmp_path), "--shard", "2/2"]) == 2
     assert "Expected --shard to be i/n with 0 <= i < n" in capsys.readouterr().err
+
+
+def _fake_maco(fail: dict[str, Exception]):
+    """An engine stand-in: random images at once, or the error given for a run's first name."""
+
+    def maco(objective, *, steps, image_size, seed, **_):
+        if objective.names[0] in fail:
+            raise fail[objective.names[0]]
+        rng = np.random.default_rng(seed)
+        n = objective.batch_size
+        return xmaco.Result(
+            images=rng.random((n, image_size, image_size, 3), "float32"),
+            transparency=rng.random((n, image_size, image_size, 3), "float32"),
+            history=np.zeros((steps, n), "float32"),
+            names=objective.names,
+            config={"values_range": [0.0, 1.0]},
+            seed=seed,
+        )
+
+    return maco
+
+
+def test_a_non_finite_run_is_skipped_and_out_of_memory_stops(
+    monkeypatch, tmp_path, model_path, gallery, recorded_runs, capsys
+):
+    site = tmp_path / "site"
+    argv = ["--model", model_path, "--classes", "all", *FAST, "--batch", "2", "--out", str(site)]
+    failures = {
+        "logits[2]": xmaco.NonFiniteError("The objective became non-finite (nan) at step 1"),
+        "logits[4]": xmaco.OutOfMemoryError("Out of device memory at step 0."),
+    }
+    monkeypatch.setattr(xmaco, "maco", _fake_maco(failures))
+    assert gallery(*argv) == 1
+    error = capsys.readouterr().err
+    assert "skipped classes 2-3: The objective became non-finite" in error
+    assert "xmaco gallery: error: Out of device memory at step 0. Finished runs" in error
+    assert recorded_runs(site) == [ALL[0:2]]
+    del failures["logits[4]"]
+    assert gallery(*argv) == 1
+    assert "2 item(s) failed (non-finite values): rerun to retry them" in capsys.readouterr().out
+    assert recorded_runs(site) == [ALL[0:2], ALL[4:6]]
+    failures.clear()
+    assert gallery(*argv, "--quiet") == 0
+    assert recorded_runs(site) == [ALL[0:2], ALL[4:6], ALL[2:4]]

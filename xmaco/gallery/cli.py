@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from xmaco.errors import OutOfMemoryError
 from xmaco.gallery.items import parse_shard
 from xmaco.gallery.runner import Settings, Summary, assemble, generate
 
@@ -61,6 +62,13 @@ def add_gallery_command(subparsers: Any) -> argparse.ArgumentParser:
     -------
     argparse.ArgumentParser
         The subcommand's parser.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="xmaco")
+    >>> add_gallery_command(parser.add_subparsers(dest="command")).prog
+    'xmaco gallery'
     """
     parser = subparsers.add_parser(
         "gallery",
@@ -75,7 +83,16 @@ def add_gallery_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the gallery's options to ``parser``."""
+    """Add the gallery's options to ``parser``.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> parser.parse_args(["--assemble", "--out", "site"]).assemble
+    True
+    """
     parser.add_argument(
         "--model",
         default="efficientnet_lite0",
@@ -175,14 +192,23 @@ def run_command(args: argparse.Namespace) -> int:
     Returns
     -------
     int
-        0 when every selected item is finished; 1 when some item failed (non-finite values)
-        or, with ``--assemble``, some selected item is missing.
+        0 when every selected item is finished; 1 when some item failed (non-finite values),
+        a run ran out of memory (the finished runs stay recorded) or, with ``--assemble``,
+        some selected item is missing.
 
     Raises
     ------
     ValueError
         For a bad combination of options or settings (the ``xmaco`` command prints it as one
         error line and exits with 2).
+
+    Example
+    -------
+    >>> import argparse, tempfile
+    >>> parser = argparse.ArgumentParser()
+    >>> add_arguments(parser)
+    >>> run_command(parser.parse_args(["--assemble", "--out", tempfile.mkdtemp(), "--quiet"]))
+    0
     """
     log = None if args.quiet else _log
     if args.assemble:
@@ -218,7 +244,21 @@ def run_command(args: argparse.Namespace) -> int:
         values_range=None if args.values_range is None else tuple(args.values_range),
         spectrum=args.spectrum,
     )
-    summary = generate(
+    try:
+        summary = _generate(args, settings, log)
+    except OutOfMemoryError as error:
+        print(
+            f"xmaco gallery: error: {' '.join(str(error).split())} Finished runs are recorded; "
+            "rerun with a smaller --batch or a --batch-size to resume.",
+            file=sys.stderr,
+        )
+        return _EXIT_INCOMPLETE
+    _report(summary, args.quiet)
+    return _EXIT_INCOMPLETE if summary.failed else 0
+
+
+def _generate(args: argparse.Namespace, settings: Settings, log: Any) -> Summary:
+    return generate(
         args.out,
         settings,
         classes=args.classes,
@@ -232,8 +272,6 @@ def run_command(args: argparse.Namespace) -> int:
         command=_command(args),
         log=log,
     )
-    _report(summary, args.quiet)
-    return _EXIT_INCOMPLETE if summary.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

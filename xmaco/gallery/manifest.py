@@ -97,6 +97,15 @@ class Manifest:
         The JSON content: ``format``, ``name``, ``settings``, ``selection`` and ``requested``
         (the item keys of the latest invocation: its share, and the whole command's),
         ``command``, ``items`` (key -> entry) and ``runs``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> manifest = Manifest.open(tempfile.mkdtemp(), "shard-0-of-2")
+    >>> manifest.record([{"key": "class-0000", "hash": "...", "files": {}}],
+    ...                 {"keys": ["class-0000"], "seconds": 2.0})
+    >>> manifest.path.name, list(manifest.entries), len(manifest.runs)
+    ('shard-0-of-2.json', ['class-0000'], 1)
     """
 
     def __init__(self, path: Path, data: dict[str, Any]) -> None:
@@ -205,7 +214,17 @@ class Manifest:
 
 
 def read_all(site: str | os.PathLike) -> list[Manifest]:
-    """Every manifest of the gallery in ``site``, sorted by name (none if there are none)."""
+    """Every manifest of the gallery in ``site``, sorted by name (none if there are none).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> site = tempfile.mkdtemp()
+    >>> Manifest.open(site, "shard-1-of-2").save()
+    >>> Manifest.open(site, "shard-0-of-2").save()
+    >>> [manifest.name for manifest in read_all(site)]
+    ['shard-0-of-2', 'shard-1-of-2']
+    """
     directory = Path(site) / DIRECTORY
     if not directory.is_dir():
         return []
@@ -214,7 +233,17 @@ def read_all(site: str | os.PathLike) -> list[Manifest]:
 
 
 def finished(manifests: Sequence[Manifest], site: str | os.PathLike) -> dict[str, dict[str, Any]]:
-    """For each item key, the newest entry among ``manifests`` whose files all exist."""
+    """For each item key, the newest entry among ``manifests`` whose files all exist.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> site = tempfile.mkdtemp()
+    >>> entry = {"key": "class-0002", "hash": "...", "files": {"image": "images/x.webp"}}
+    >>> Manifest.open(site, "all").record([entry], {"keys": ["class-0002"]})
+    >>> finished(read_all(site), site)  # images/x.webp does not exist
+    {}
+    """
     site = Path(site)
     chosen: dict[str, dict[str, Any]] = {}
     for manifest in manifests:

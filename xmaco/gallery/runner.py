@@ -8,17 +8,9 @@ command skips every item whose manifest entry has the same settings hash and who
 
 Example
 -------
->>> import keras, tempfile, os
->>> inputs = keras.Input((16, 16, 3))
->>> x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
->>> path = os.path.join(tempfile.mkdtemp(), "tiny.keras")
->>> keras.Model(inputs, keras.layers.Dense(3, name="logits")(x)).save(path)
->>> settings = Settings(model=path, steps=2, crops=1, image_size=16)
->>> site = tempfile.mkdtemp()
->>> generate(site, settings, classes="all").computed
-['class-0000', 'class-0001', 'class-0002']
->>> generate(site, settings, classes="all").computed
-[]
+>>> settings = Settings(steps=128, crops=6, image_size=256)  # the demo's setting
+>>> settings.model, settings.seed
+('efficientnet_lite0', 0)
 """
 
 from __future__ import annotations
@@ -126,6 +118,14 @@ class Summary:
         For :func:`assemble`: keys selected by some manifest and not finished.
     seconds
         Time spent in MACO runs.
+
+    Example
+    -------
+    >>> import pathlib
+    >>> summary = Summary(site=pathlib.Path("site/index.html"), selected=["class-0000"],
+    ...                   computed=["class-0000"], skipped=0, failed=[], missing=[], seconds=30.0)
+    >>> summary.per_hour
+    120.0
     """
 
     site: Path
@@ -268,6 +268,20 @@ def generate(
         When a run does not fit in memory (lower ``batch`` or set ``batch_size``).
     KeyboardInterrupt
         On Ctrl-C; finished runs stay recorded.
+
+    Example
+    -------
+    >>> import keras, tempfile, os
+    >>> inputs = keras.Input((16, 16, 3))
+    >>> x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(inputs))
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.keras")
+    >>> keras.Model(inputs, keras.layers.Dense(3, name="logits")(x)).save(path)
+    >>> settings = Settings(model=path, steps=2, crops=1, image_size=16)
+    >>> site = tempfile.mkdtemp()
+    >>> generate(site, settings, classes="0-1").computed
+    ['class-0000', 'class-0001']
+    >>> generate(site, settings, classes="all").computed  # resumes: only the new one
+    ['class-0002']
     """
     import xmaco
     from xmaco.files import ensure_writable_dir

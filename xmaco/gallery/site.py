@@ -146,6 +146,16 @@ def remove_stale_temporary_files(site: str | os.PathLike, older_than: float = 60
     -------
     int
         The number of files removed.
+
+    Example
+    -------
+    >>> import os, pathlib, tempfile, time
+    >>> site = pathlib.Path(tempfile.mkdtemp())
+    >>> (site / ".index.html.k2x9.tmp").write_text("<!DOCTYPE ht")
+    12
+    >>> os.utime(site / ".index.html.k2x9.tmp", (time.time() - 600, time.time() - 600))
+    >>> remove_stale_temporary_files(site)
+    1
     """
     limit = time.time() - older_than
     removed = 0
@@ -175,6 +185,12 @@ def read_concepts(site: str | os.PathLike, key: str) -> list[dict[str, Any]]:
     list of dict
         ``{"image": path relative to site, "importance": float | None, "label": str}``,
         in the file's order, only for images that exist.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> read_concepts(tempfile.mkdtemp(), "class-0001")
+    []
     """
     folder = Path(site) / CONCEPTS / key
     path = folder / "concepts.json"
