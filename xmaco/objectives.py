@@ -1,9 +1,10 @@
 """Objectives: what a visualization maximises, as immutable objects with an algebra.
 
 An :class:`Objective` is a weighted sum of *terms*. A term reads one layer of a Keras model and
-scores every input image (a layer's energy, a channel, a neuron, a direction). A factory given
-a list builds a *batch*: N visualizations optimised together, term ``i`` scoring
-visualization ``i``. Objectives of batch size 1 broadcast over any batch.
+scores every input image (a layer's energy, a channel, a neuron, a direction, the likeness to
+a reference photo). A factory given a list builds a *batch*: N visualizations optimised
+together, term ``i`` scoring visualization ``i``. Objectives of batch size 1 broadcast over any
+batch; :meth:`Objective.concatenate` puts different objectives side by side in one batch.
 
 Operators return new objects and every term keeps exactly its own weight::
 
@@ -24,21 +25,28 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .transforms import _gather_crop
+
 __all__ = ["Objective", "CompiledObjective"]
 
 _COSINE_FLOOR = 0.1
+_TOKEN_CHOICES = ("all", "patches", "class")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Term:
-    """One weighted reading of one layer; ``data`` has one row per visualization (or one)."""
+    """One weighted reading of one layer; ``data`` has one row per visualization (or one).
+
+    A label ``None`` marks a visualization the term does not score (see
+    :meth:`Objective.concatenate`); ``tokens`` selects the tokens of a (B, T, D) layer."""
 
     layer: str
     kind: str
     data: np.ndarray
-    labels: tuple[str, ...]
+    labels: tuple[str | None, ...]
     weight: float = 1.0
     cossim_pow: float = 0.0
+    tokens: str | int = "all"
 
     @property
     def size(self) -> int:
@@ -48,33 +56,74 @@ class _Term:
         return dataclasses.replace(self, weight=self.weight * factor)
 
     def score(
-        self, activations: tf.Tensor, visualization: tf.Tensor, boxes: tf.Tensor | None = None
+        self,
+        activations: tf.Tensor,
+        visualization: tf.Tensor,
+        boxes: tf.Tensor | None = None,
+        reference: tf.Tensor | None = None,
     ) -> tf.Tensor:
         """Per-image scores (B,) for images belonging to ``visualization`` (B,) indices.
 
-        ``boxes`` (B, 4) are the canvas regions the images show (None: the whole canvas)."""
-        acts = tf.cast(activations, tf.float32)
+        ``boxes`` (B, 4) are the canvas regions the images show (None: the whole canvas);
+        ``reference`` (inversion terms) holds the activations of the same regions of the
+        reference images."""
+        acts = _pick_tokens(tf.cast(activations, tf.float32), self.tokens)
         rows = visualization if self.size > 1 else tf.zeros_like(visualization)
         batch = tf.shape(acts)[0]
         if self.kind == "layer":
-            return tf.reduce_mean(tf.reshape(tf.square(acts), [batch, -1]), axis=1)
-        if self.kind == "channel":
+            score = tf.reduce_mean(tf.reshape(tf.square(acts), [batch, -1]), axis=1)
+        elif self.kind == "channel":
             index = tf.gather(tf.constant(self.data, tf.int32), rows)
             picked = tf.gather(acts, index, axis=-1, batch_dims=1)
-            return tf.reduce_mean(tf.reshape(picked, [batch, -1]), axis=1)
-        if self.kind == "neuron":
+            score = tf.reduce_mean(tf.reshape(picked, [batch, -1]), axis=1)
+        elif self.kind == "neuron":
             index = tf.gather(tf.constant(self.data, tf.int32), rows)
-            return tf.gather(tf.reshape(acts, [batch, -1]), index, axis=1, batch_dims=1)
-        if self.kind == "direction":
+            score = tf.gather(tf.reshape(acts, [batch, -1]), index, axis=1, batch_dims=1)
+        elif self.kind == "direction":
             vectors = tf.gather(tf.constant(self.data, tf.float32), rows)  # (B, C)
             flat = tf.reshape(acts, [batch, -1, acts.shape[-1]])  # (B, P, C)
             dot = tf.einsum("bpc,bc->bp", flat, vectors)
-            if self.cossim_pow:
-                norms = tf.norm(flat, axis=-1) * tf.norm(vectors, axis=-1)[:, None]
-                cosine = tf.maximum(dot / (norms + 1e-8), _COSINE_FLOOR)
-                dot = dot * cosine**self.cossim_pow
-            return tf.reduce_mean(dot, axis=1)
-        raise AssertionError(f"unknown term kind {self.kind}")
+            norms = tf.norm(flat, axis=-1) * tf.norm(vectors, axis=-1)[:, None]
+            score = tf.reduce_mean(_cossim_weighted(dot, norms, self.cossim_pow), axis=1)
+        elif self.kind == "inversion":
+            flat = tf.reshape(acts, [batch, -1])
+            target = tf.reshape(tf.cast(reference, tf.float32), [batch, -1])
+            dot = tf.reduce_mean(flat * target, axis=1)
+            # mean(a * r) / (rms(a) rms(r)) is the cosine of the flattened activations
+            norms = tf.sqrt(
+                tf.reduce_mean(tf.square(flat), 1) * tf.reduce_mean(tf.square(target), 1)
+            )
+            score = _cossim_weighted(dot, norms, self.cossim_pow)
+        else:
+            raise AssertionError(f"unknown term kind {self.kind}")
+        if None in self.labels:
+            active = tf.constant([label is not None for label in self.labels], tf.float32)
+            score = score * tf.gather(active, rows)
+        return score
+
+    @property
+    def needs_reference(self) -> bool:
+        """Whether the term compares the images with reference images (needs ``reference``)."""
+        return self.kind == "inversion"
+
+
+def _cossim_weighted(dot: tf.Tensor, norms: tf.Tensor, cossim_pow: float) -> tf.Tensor:
+    """``dot * max(cos, 0.1) ** cossim_pow`` with ``cos = dot / norms``."""
+    if not cossim_pow:
+        return dot
+    cosine = tf.maximum(dot / (norms + 1e-8), _COSINE_FLOOR)
+    return dot * cosine**cossim_pow
+
+
+def _pick_tokens(activations: tf.Tensor, tokens: str | int) -> tf.Tensor:
+    """The tokens (axis 1) of a (B, T, D) activation that a term reads."""
+    if tokens == "all":
+        return activations
+    if tokens == "class":
+        return activations[:, :1]
+    if tokens == "patches":
+        return activations[:, 1:]
+    return activations[:, tokens : tokens + 1]
 
 
 class Objective:
@@ -114,31 +163,49 @@ class Objective:
         Example
         -------
         >>> import keras
-        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])
+        >>> model = keras.Sequential(
+        ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="conv")]
+        ... )
         >>> Objective.layer(model, 0).names
-        ['conv2d:layer']
+        ['conv:layer']
         """
         name, _ = _resolve_layer(model, layer)
         return cls(model, [_Term(name, "layer", np.zeros((1,), np.int32), (f"{name}:layer",))])
 
     @classmethod
-    def channel(cls, model: Any, layer: str | int, channel: int | Sequence[int]) -> Objective:
+    def channel(
+        cls,
+        model: Any,
+        layer: str | int,
+        channel: int | Sequence[int],
+        tokens: str | int = "all",
+    ) -> Objective:
         """Maximise the mean activation of one channel (last axis) of ``layer``.
 
         For a conv layer the mean runs over the spatial positions; for a token layer
-        (B, T, D) over the tokens. A list of channels makes a batch.
+        (B, T, D), as in a vision transformer, over the tokens chosen by ``tokens``:
+        ``"all"`` (every token), ``"patches"`` (all but the first, the class token),
+        ``"class"`` (token 0) or an int (one token position). A list of channels makes a batch.
 
         Example
         -------
         >>> import keras
-        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
-        >>> Objective.channel(model, "conv2d", [0, 3]).batch_size
+        >>> model = keras.Sequential(
+        ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+        ... )
+        >>> Objective.channel(model, "conv", [0, 3]).batch_size
         2
+        >>> tokens = keras.Sequential([keras.Input((8, 8, 3)),
+        ...                            keras.layers.Reshape((16, 12), name="vit")])
+        >>> Objective.channel(tokens, "vit", 5, tokens="class").names
+        ['vit:channel 5 [class token]']
         """
         name, shape = _resolve_layer(model, layer)
         channels = _indices(channel, "channel", shape[-1], f"the {shape[-1]} channels of {name}")
-        labels = tuple(f"{name}:channel {c}" for c in channels)
-        return cls(model, [_Term(name, "channel", np.asarray(channels, np.int32), labels)])
+        tokens, suffix = _tokens(tokens, shape, name)
+        labels = tuple(f"{name}:channel {c}{suffix}" for c in channels)
+        data = np.asarray(channels, np.int32)
+        return cls(model, [_Term(name, "channel", data, labels, tokens=tokens)])
 
     @classmethod
     def neuron(
@@ -154,9 +221,11 @@ class Objective:
         Example
         -------
         >>> import keras
-        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
-        >>> Objective.neuron(model, "conv2d", (2, 3, 1)).names
-        ['conv2d:neuron (2, 3, 1)']
+        >>> model = keras.Sequential(
+        ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+        ... )
+        >>> Objective.neuron(model, "conv", (2, 3, 1)).names
+        ['conv:neuron (2, 3, 1)']
         """
         name, shape = _resolve_layer(model, layer)
         flat, labels = _neuron_indices(index, shape, name)
@@ -164,28 +233,131 @@ class Objective:
 
     @classmethod
     def direction(
-        cls, model: Any, layer: str | int, vector: Any, cossim_pow: float = 2.0
+        cls,
+        model: Any,
+        layer: str | int,
+        vector: Any,
+        cossim_pow: float = 2.0,
+        tokens: str | int = "all",
     ) -> Objective:
         """Maximise ``dot(a, v) * max(cos(a, v), 0.1) ** cossim_pow`` along the channels.
 
         ``a`` is the activation vector at each spatial position (or token) of ``layer``; the
         score is averaged over positions. ``vector`` is one direction (C,) or a batch (N, C),
-        e.g. concept vectors. ``cossim_pow=0`` gives the plain dot product.
+        e.g. concept vectors. ``cossim_pow=0`` gives the plain dot product. ``tokens`` chooses
+        the tokens of a token layer, as in :meth:`channel`.
 
         Example
         -------
         >>> import keras, numpy as np
-        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
-        >>> Objective.direction(model, "conv2d", np.eye(4)[:2]).batch_size
+        >>> model = keras.Sequential(
+        ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+        ... )
+        >>> Objective.direction(model, "conv", np.eye(4)[:2]).batch_size
         2
         """
         name, shape = _resolve_layer(model, layer)
         vectors = _vectors(vector, shape[-1], name)
         pow_ = _number(cossim_pow, "cossim_pow", minimum=0.0)
+        tokens, suffix = _tokens(tokens, shape, name)
         labels = tuple(
-            f"{name}:direction" + (f" {i}" if len(vectors) > 1 else "") for i in range(len(vectors))
+            f"{name}:direction" + (f" {i}" if len(vectors) > 1 else "") + suffix
+            for i in range(len(vectors))
         )
-        return cls(model, [_Term(name, "direction", vectors, labels, cossim_pow=pow_)])
+        term = _Term(name, "direction", vectors, labels, cossim_pow=pow_, tokens=tokens)
+        return cls(model, [term])
+
+    @classmethod
+    def inversion(
+        cls, model: Any, layer: str | int, image: Any, cossim_pow: float = 2.0
+    ) -> Objective:
+        """Make the activations of ``layer`` match those of a reference photo (feature inversion).
+
+        The score of an image is ``mean(a * r) * max(cos(a, r), 0.1) ** cossim_pow``, where
+        ``a`` and ``r`` are the flattened activations of ``layer`` (every position and channel)
+        for the image and for the reference. Each random crop of the canvas is compared with
+        the **same region** of the reference: the engine's crop boxes, in normalised
+        coordinates, are applied to the reference too, so the canvas stands for the whole
+        reference stretched to the canvas' shape (give the canvas the reference's aspect ratio
+        to avoid distortion; :func:`xmaco.invert` does). The reference crops run through the
+        model without gradient.
+
+        Parameters
+        ----------
+        model
+            The Keras model.
+        layer
+            The layer whose activations are matched (name or index).
+        image
+            The reference: one photo (H, W, C) or a batch (N, H, W, C), which makes a batch of
+            N inversions. Values in the model's input range (e.g. [-1, 1] for the models of
+            :mod:`xmaco.zoo`), C equal to the model's input channels; any H, W (each crop is
+            resized to the model input).
+        cossim_pow
+            Power of the cosine (>= 0); higher values favour the direction of the activations
+            over their magnitude.
+
+        Example
+        -------
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential(
+        ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+        ... )
+        >>> photos = np.random.default_rng(0).random((2, 20, 20, 3))
+        >>> Objective.inversion(model, "conv", photos).names
+        ['conv:inversion 0', 'conv:inversion 1']
+        """
+        name, _ = _resolve_layer(model, layer)
+        references = _reference_images(image, int(model.inputs[0].shape[-1]))
+        pow_ = _number(cossim_pow, "cossim_pow", minimum=0.0)
+        labels = tuple(
+            f"{name}:inversion" + (f" {i}" if len(references) > 1 else "")
+            for i in range(len(references))
+        )
+        return cls(model, [_Term(name, "inversion", references, labels, cossim_pow=pow_)])
+
+    @classmethod
+    def concatenate(cls, objectives: Sequence[Objective]) -> Objective:
+        """One batch made of several objectives side by side.
+
+        Visualization ``i`` of the result is optimised for the ``i``-th visualization of the
+        concatenated batches, and reads only its own terms: e.g. channels of different
+        layers, or inversions at several depths, in one run.
+
+        Example
+        -------
+        >>> import keras
+        >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="a"),
+        ...                           keras.layers.Conv2D(6, 3, name="b")])
+        >>> both = Objective.concatenate([Objective.channel(model, 0, [1, 2]),
+        ...                               Objective.layer(model, 1)])
+        >>> both.names
+        ['a:channel 1', 'a:channel 2', 'b:layer']
+        """
+        parts = list(objectives) if isinstance(objectives, (list, tuple)) else None
+        if not parts or not all(isinstance(part, Objective) for part in parts):
+            raise TypeError(
+                "Expected objectives to be a non-empty list of xmaco.Objective. Received: "
+                f"objectives={objectives!r}"
+            )
+        for part in parts[1:]:
+            _check_operand(parts[0], part, "concatenate", same_batch=False)
+        if len(parts) == 1:
+            return parts[0]
+        total = sum(part.batch_size for part in parts)
+        terms, offset = [], 0
+        for part in parts:
+            inside = range(offset, offset + part.batch_size)
+            for term in part.terms:
+                source = [
+                    (j - offset if term.size > 1 else 0) if j in inside else 0 for j in range(total)
+                ]
+                labels = tuple(
+                    term.labels[source[j]] if j in inside else None for j in range(total)
+                )
+                terms.append(dataclasses.replace(term, data=term.data[source], labels=labels))
+            offset += part.batch_size
+        return cls(parts[0].model, terms)
 
     # ------------------------------------------------------------------ algebra
     def __add__(self, other: Any) -> Objective:
@@ -246,6 +418,8 @@ class Objective:
             text = ""
             for term in self._terms:
                 label = term.labels[i if term.size > 1 else 0]
+                if label is None:
+                    continue
                 weight = term.weight
                 sign = "-" if weight < 0 else "+"
                 magnitude = abs(weight)
@@ -268,11 +442,19 @@ class Objective:
 class CompiledObjective:
     """An objective bound to one multi-output feature model (one forward pass for all layers).
 
+    Inversion terms also need the activations of the reference photos: the same regions
+    (``boxes``) of each reference are cropped, resized to the images' size and run through a
+    second feature model under ``tf.stop_gradient``, once per distinct reference stack. A
+    second call rather than one call on the images and references together: the backward
+    pass then runs over the images only.
+
     Example
     -------
     >>> import keras, tensorflow as tf
-    >>> model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
-    >>> compiled = Objective.channel(model, "conv2d", [0, 1]).compile()
+    >>> model = keras.Sequential(
+    ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+    ... )
+    >>> compiled = Objective.channel(model, "conv", [0, 1]).compile()
     >>> compiled.scores(tf.zeros([4, 8, 8, 3]), tf.constant([0, 0, 1, 1])).shape.as_list()
     [4]
     """
@@ -287,6 +469,27 @@ class CompiledObjective:
         outputs = [model.get_layer(name).output for name in self.layers]
         self.feature_model = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")
         self._position = {name: i for i, name in enumerate(self.layers)}
+        # Inversion terms grouped by identical reference stacks: one reference pass per group.
+        self._groups: list[tuple[np.ndarray, list[int]]] = []
+        for index, term in enumerate(self.terms):
+            if not term.needs_reference:
+                continue
+            for stack, members in self._groups:
+                if stack.shape == term.data.shape and np.array_equal(stack, term.data):
+                    members.append(index)
+                    break
+            else:
+                self._groups.append((term.data, [index]))
+        self.reference_layers = list(
+            dict.fromkeys(self.terms[i].layer for _, members in self._groups for i in members)
+        )
+        self.reference_model = None
+        if self.reference_layers:
+            self.reference_model = keras.Model(
+                model.inputs[0],
+                [model.get_layer(name).output for name in self.reference_layers],
+                name=f"{model.name}_references",
+            )
 
     def scores(
         self, images: tf.Tensor, visualization: tf.Tensor, boxes: tf.Tensor | None = None
@@ -297,12 +500,35 @@ class CompiledObjective:
         outputs = self.feature_model(images, training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
+        references = self._reference_activations(images, visualization, boxes)
         total = 0.0
-        for term in self.terms:
+        for index, term in enumerate(self.terms):
             total += term.weight * term.score(
-                outputs[self._position[term.layer]], visualization, boxes
+                outputs[self._position[term.layer]], visualization, boxes, references.get(index)
             )
         return total
+
+    def _reference_activations(
+        self, images: tf.Tensor, visualization: tf.Tensor, boxes: tf.Tensor | None
+    ) -> dict[int, tf.Tensor]:
+        """Activations of the reference regions shown by ``images``, by inversion term index."""
+        if not self._groups:
+            return {}
+        if boxes is None:
+            boxes = tf.tile([[0.0, 0.0, 1.0, 1.0]], [tf.shape(images)[0], 1])
+        size = (int(images.shape[1]), int(images.shape[2]))
+        found = {}
+        for stack, members in self._groups:
+            rows = visualization if len(stack) > 1 else tf.zeros_like(visualization)
+            # the gather formulation of crop_and_resize: XLA compiles it, the kernel it lacks
+            crops = _gather_crop(tf.constant(stack), tf.cast(boxes, tf.float32), rows, size)
+            outputs = self.reference_model(tf.stop_gradient(crops), training=False)
+            if not isinstance(outputs, (list, tuple)):
+                outputs = [outputs]
+            by_layer = dict(zip(self.reference_layers, outputs, strict=True))
+            for index in members:
+                found[index] = tf.stop_gradient(by_layer[self.terms[index].layer])
+        return found
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -469,6 +695,60 @@ def _vectors(vector: Any, channels: int, layer: str) -> np.ndarray:
     return vectors
 
 
+def _tokens(tokens: Any, shape: tuple, layer: str) -> tuple[str | int, str]:
+    """Validate a token choice for a layer of output ``shape``; return it and its name suffix."""
+    if isinstance(tokens, str) and tokens == "all":
+        return tokens, ""
+    expected = "'all', 'patches', 'class' or a token position (int) for a token layer (B, T, D)"
+    if len(shape) != 2:
+        raise ValueError(
+            f"Expected tokens='all' for layer '{layer}', whose output {(None, *shape)} is not a "
+            f"token sequence (B, T, D). Received: tokens={tokens!r}"
+        )
+    count = shape[0]
+    if isinstance(tokens, str):
+        if tokens not in _TOKEN_CHOICES:
+            raise ValueError(f"Expected tokens to be {expected}. Received: tokens={tokens!r}")
+        if tokens == "patches" and count is not None and count < 2:
+            raise ValueError(
+                f"Expected layer '{layer}' to have at least 2 tokens for tokens='patches'. "
+                f"Received: {count} token"
+            )
+        return tokens, f" [{'class token' if tokens == 'class' else 'patch tokens'}]"
+    if isinstance(tokens, (bool, np.bool_)) or not isinstance(tokens, numbers.Integral):
+        raise TypeError(
+            f"Expected tokens to be {expected}. Received: tokens={tokens!r} of type "
+            f"{type(tokens).__name__}"
+        )
+    if tokens < 0 or (count is not None and tokens >= count):
+        limit = "a non-negative position" if count is None else f"in [0, {count - 1}]"
+        raise ValueError(
+            f"Expected tokens to be {limit} (the tokens of layer '{layer}'). "
+            f"Received: tokens={int(tokens)}"
+        )
+    return int(tokens), f" [token {int(tokens)}]"
+
+
+def _reference_images(image: Any, channels: int) -> np.ndarray:
+    try:
+        images = np.asarray(image, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Expected image to be an array (H, W, {channels}) or (N, H, W, {channels}). "
+            f"Received: image of type {type(image).__name__}"
+        ) from None
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != channels or min(images.shape) == 0:
+        raise ValueError(
+            f"Expected image to have shape (H, W, {channels}) or (N, H, W, {channels}) (the "
+            f"model's input channels). Received: shape {np.shape(image)}"
+        )
+    if not np.all(np.isfinite(images)):
+        raise ValueError("Expected image to be finite. Received: an image with NaN or Inf")
+    return images
+
+
 def _number(value: Any, argument: str, minimum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
         raise ValueError(
@@ -492,7 +772,7 @@ def _scalar(factor: Any, op: str) -> float:
     return float(factor)
 
 
-def _check_operand(left: Objective, right: Any, op: str) -> Objective:
+def _check_operand(left: Objective, right: Any, op: str, same_batch: bool = True) -> Objective:
     if not isinstance(right, Objective):
         raise TypeError(
             f"Expected an Objective on the other side of '{op}'. Received: "
@@ -503,6 +783,8 @@ def _check_operand(left: Objective, right: Any, op: str) -> Objective:
             f"Expected both sides of '{op}' to read the same model. Received: "
             f"'{left.model.name}' and '{right.model.name}'"
         )
+    if not same_batch:
+        return right
     sizes = (left.batch_size, right.batch_size)
     if min(sizes) > 1 and sizes[0] != sizes[1]:
         raise ValueError(

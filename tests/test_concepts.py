@@ -1,0 +1,328 @@
+"""Concepts: NMF properties, recovery of planted concepts, importance, the page and the CLI."""
+
+import argparse
+import re
+import time
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+import pytest
+
+from xmaco import concepts
+from xmaco.concepts import ConceptBank, discover, nmf, project, visualize_concepts, write_page
+
+SIZE = 64  # images; the model reads 32 x 32 crops of them (crop_size 0.5: no rescaling)
+# Planted concepts: how the two texture detectors spread over the 8 channels of "features".
+MIXING = np.array(
+    [
+        [1.0, 1.0, 1.0, 0.0, 0.0, 0.2, 0.0, 0.5],  # stripes
+        [0.0, 0.0, 0.3, 1.0, 1.0, 1.0, 0.0, 0.5],  # dots
+    ],
+    np.float32,
+)
+# The weights of the two classes: for class 0 a unit of stripes adds 2.54 to the logit, a unit
+# of dots 0.75; for class 1 stripes add 0.2 and dots 3.
+CLASS_WEIGHTS = np.array(
+    [[1.0, 1.0, 0.5, 0.2, 0.2, 0.2, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]],
+    np.float32,
+).T
+
+
+def _textures(seed: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Images made of four 32 x 32 quadrants, each stripes, dots or blank; and the layout
+    (count, 2, 2) with 1 = stripes, 2 = dots, 0 = blank."""
+    rng = np.random.default_rng(seed)
+    stripes, dots = _tile(1)[..., 0], _tile(2)[..., 0]
+    layout = rng.choice(3, size=(count, 2, 2), p=[0.2, 0.4, 0.4])
+    images = np.zeros((count, SIZE, SIZE, 1), np.float32)
+    for i in range(count):
+        for row in range(2):
+            for col in range(2):
+                tile = {0: np.zeros_like(stripes), 1: stripes, 2: dots}[layout[i, row, col]]
+                images[i, 32 * row : 32 * row + 32, 32 * col : 32 * col + 32, 0] = tile
+    return images, layout
+
+
+def _planted_model() -> keras.Model:
+    """Gradient magnitudes -> a stripe detector (horizontal gradient only) and a dot
+    detector (both gradients), pooled over 8 x 8 windows -> 8 mixed channels -> GAP ->
+    Dense. All weights fixed."""
+    inputs = keras.Input((32, 32, 1))
+    gradients = keras.layers.Conv2D(4, 2, use_bias=False, activation="relu", name="gradients")
+    detectors = keras.layers.Conv2D(2, 8, use_bias=False, activation="relu", name="detectors")
+    mixing = keras.layers.Conv2D(8, 1, use_bias=False, activation="relu", name="features")
+    x = mixing(detectors(gradients(inputs)))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    logits = keras.layers.Dense(2, name="logits")
+    model = keras.Model(inputs, logits(x), name="planted")
+    gx = np.array([[-1.0, 1.0], [-1.0, 1.0]]) / 2
+    gy = gx.T
+    kernel = np.stack([gx, -gx, gy, -gy], axis=-1)[:, :, None, :]
+    gradients.kernel.assign(kernel.astype(np.float32))
+    # stripes: |gx| - 2 |gy| (dots have as much of one as of the other); dots: 4 |gy| - 2 |gx|,
+    # which gives both detectors about the same response to their texture
+    window = np.ones((8, 8, 4, 2), np.float32) / 64
+    window[:, :, :, 0] *= np.array([1.0, 1.0, -2.0, -2.0])[:, None].T
+    window[:, :, :, 1] *= np.array([-2.0, -2.0, 4.0, 4.0])[:, None].T
+    detectors.kernel.assign(window)
+    mixing.kernel.assign(MIXING[None, None])
+    logits.set_weights([CLASS_WEIGHTS, np.zeros(2, np.float32)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def planted():
+    images, layout = _textures(seed=0, count=60)
+    return _planted_model(), images, layout
+
+
+def _cover(bank: ConceptBank, layout: np.ndarray, texture: int) -> np.ndarray:
+    """The fraction of each crop covered by quadrants of ``texture``."""
+    quadrant = (layout == texture).astype(np.float64)  # (N, 2, 2)
+    y1, x1, y2, x2 = (bank.boxes[:, i].astype(np.float64) for i in range(4))
+    out = np.zeros(len(bank.boxes))
+    for row in range(2):
+        for col in range(2):
+            dy = np.clip(np.minimum(y2, (row + 1) / 2) - np.maximum(y1, row / 2), 0, None)
+            dx = np.clip(np.minimum(x2, (col + 1) / 2) - np.maximum(x1, col / 2), 0, None)
+            out += quadrant[bank.owners, row, col] * dy * dx
+    return out / ((y2 - y1) * (x2 - x1))
+
+
+# ---------------------------------------------------------------------------- NMF
+def test_nmf_is_non_negative_has_the_shapes_and_its_error_never_increases():
+    rng = np.random.default_rng(0)
+    matrix = rng.random((120, 3)) @ rng.random((3, 40)) + 0.05 * rng.random((120, 40))
+    factors = nmf(matrix, rank=3, iterations=60, tol=0.0, seed=1)
+    assert factors.coefficients.shape == (120, 3) and factors.components.shape == (3, 40)
+    assert factors.coefficients.min() >= 0 and factors.components.min() >= 0
+    assert len(factors.errors) == 60
+    assert np.all(np.diff(factors.errors) <= 1e-12)
+    np.testing.assert_allclose(np.linalg.norm(factors.components, axis=1), 1.0, rtol=1e-6)
+    direct = np.linalg.norm(matrix - factors.coefficients @ factors.components)
+    assert factors.error == pytest.approx(direct / np.linalg.norm(matrix), rel=1e-6)
+    assert factors.error < 0.05
+
+
+def test_nmf_recovers_an_exact_low_rank_factorisation():
+    rng = np.random.default_rng(2)
+    truth = np.maximum(rng.normal(size=(4, 30)), 0)
+    amounts = rng.gamma(0.5, size=(500, 4))
+    factors = nmf(amounts @ truth, rank=4, seed=0)
+    assert factors.error < 1e-2
+    cosine = _unit(factors.components) @ _unit(truth).T
+    assert np.all(cosine.max(axis=1) > 0.99)
+
+
+def test_nmf_is_reproducible_and_float32_by_default():
+    matrix = np.random.default_rng(3).random((50, 12)).astype(np.float32)
+    first, second = nmf(matrix, 2, seed=5), nmf(matrix, 2, seed=5)
+    assert first.components.dtype == np.float32
+    np.testing.assert_array_equal(first.components, second.components)
+
+
+def test_nmf_handles_tens_of_thousands_of_crops_in_seconds():
+    rng = np.random.default_rng(0)
+    truth = np.maximum(rng.normal(size=(10, 1280)), 0).astype(np.float32)
+    matrix = rng.gamma(0.5, size=(20000, 10)).astype(np.float32) @ truth
+    start = time.perf_counter()
+    factors = nmf(matrix, rank=10, iterations=5, seed=0)
+    seconds = time.perf_counter() - start
+    assert factors.coefficients.shape == (20000, 10) and len(factors.errors) == 5
+    assert seconds < 5, seconds  # converging takes about 35 iterations: see docs/concepts.md
+
+
+def test_project_solves_non_negative_least_squares():
+    components = _unit(np.random.default_rng(4).random((3, 10)))
+    amounts = np.array([[1.0, 0.0, 2.0], [0.5, 3.0, 0.0]])
+    np.testing.assert_allclose(project(amounts @ components, components), amounts, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: nmf(-np.ones((4, 4)), 2), "non-negative"),
+        (lambda: nmf(np.ones((4, 4)), 5), "rank=5"),
+        (lambda: nmf(np.ones((4,)), 1), "2-D"),
+        (lambda: nmf(np.ones((4, 4)), 2, tol=-1), "tol=-1"),
+        (lambda: project(np.ones((4, 4)), np.ones((2, 3))), "(k, 4)"),
+    ],
+)
+def test_nmf_bad_inputs_name_the_argument(call, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        call()
+
+
+# ---------------------------------------------------------------------------- planted concepts
+def test_the_planted_model_sees_the_textures_apart(planted):
+    model = planted[0]
+    detectors = keras.Model(model.inputs[0], model.get_layer("detectors").output)
+    stripes = np.asarray(detectors(_tile(1)[None])).mean(axis=(0, 1, 2))
+    dots = np.asarray(detectors(_tile(2)[None])).mean(axis=(0, 1, 2))
+    assert stripes[0] > 0.1 and stripes[1] < 0.02 * stripes[0]
+    assert dots[1] > 0.1 and dots[0] < 0.02 * dots[1]
+
+
+def test_concepts_recover_the_planted_ones_and_rank_the_decisive_first(planted):
+    model, images, layout = planted
+    bank = discover(model, "features", images, class_index=0, rank=2, crops=24, crop_size=0.5)
+    cosine = _unit(bank.vectors) @ _unit(MIXING).T  # recovered x planted
+    match = cosine.argmax(axis=1)
+    assert sorted(match) == [0, 1]
+    assert np.all(cosine.max(axis=1) > 0.95), cosine
+    for k in range(2):
+        cover = _cover(bank, layout, texture=match[k] + 1)
+        assert np.corrcoef(bank.coefficients[:, k], cover)[0, 1] > 0.9
+    # for class 0, stripes (planted 0) weigh more than dots: they rank first
+    assert match[0] == 0
+    assert bank.importance[0] > bank.importance[1] > 0
+    assert bank.importance_method == "linear head"
+    assert abs(np.abs(bank.importance).sum() - 1) < 1e-9
+    # for class 1, dots do
+    other = discover(model, "features", images, class_index=1, rank=2, crops=24, crop_size=0.5)
+    assert (_unit(other.vectors) @ _unit(MIXING).T)[0].argmax() == 1
+
+
+def test_top_crops_express_their_concept(planted):
+    model, images, layout = planted
+    bank = discover(model, "features", images, 0, rank=2, crops=24, crop_size=0.5, top=5)
+    assert bank.top.shape == (2, 5) and bank.top_crops.shape == (2, 5, 32, 32, 1)
+    for k in range(2):
+        chosen = bank.coefficients[bank.top[k], k]
+        assert np.all(np.diff(chosen) <= 0)
+        assert chosen[-1] >= np.quantile(bank.coefficients[:, k], 0.9)
+    texture = (_unit(bank.vectors) @ _unit(MIXING).T)[0].argmax() + 1
+    assert _cover(bank, layout, texture)[bank.top[0]].mean() > 0.8
+
+
+def test_a_non_linear_head_uses_the_sensitivity_and_agrees(planted):
+    model, images, _ = planted
+    x = keras.layers.GlobalAveragePooling2D()(model.get_layer("features").output)
+    x = keras.layers.Activation("softplus", name="soft")(model.get_layer("logits")(x))
+    nonlinear = keras.Model(model.inputs, x)
+    bank = discover(nonlinear, "features", images, 0, rank=2, crops=16, crop_size=0.5)
+    assert bank.importance_method == "sensitivity"
+    assert (_unit(bank.vectors) @ _unit(MIXING).T)[0].argmax() == 0
+    assert bank.importance[0] > bank.importance[1] > 0
+
+
+def test_visualize_concepts_is_one_batched_run(planted):
+    model, images, _ = planted
+    bank = discover(model, "features", images[:10], 0, rank=2, crops=8, crop_size=0.5)
+    result = visualize_concepts(bank, model, steps=2, crops=2, image_size=48, seed=0)
+    assert len(result) == 2 and result.history.shape == (2, 2)
+    assert result.names == ["class 0 concept 1", "class 0 concept 2"]
+    assert result.config["objective"] == ["features:direction 0", "features:direction 1"]
+    assert result.config["concepts"]["importance"] == pytest.approx(list(bank.importance))
+
+
+def test_the_page_ranks_the_concepts_and_links_existing_images(planted, tmp_path):
+    model, images, _ = planted
+    bank = discover(model, "features", images[:10], 0, rank=2, crops=8, crop_size=0.5, top=3)
+    result = visualize_concepts(bank, model, steps=2, crops=2, image_size=48, seed=0)
+    page = write_page(tmp_path / "page", bank, result)
+    _check_page(page, concepts=2, crops=3)
+
+
+def test_discover_reads_a_folder_and_checks_its_inputs(planted, tmp_path):
+    model, images, _ = planted
+    folder = _write_folder(tmp_path / "class0", images[:4])
+    bank = discover(model, "features", folder, 0, rank=2, crops=4, crop_size=0.5)
+    assert bank.owners.max() == 3
+    negative = keras.Model(model.inputs, keras.layers.Dense(3, name="signed")(model.output))
+    with pytest.raises(ValueError, match="non-negative activations"):
+        discover(negative, "signed", images[:2], 0, rank=1, crops=2)
+    with pytest.raises(ValueError, match="none found"):
+        discover(model, "features", tmp_path, 0)
+    with pytest.raises(ValueError, match="class_index=7"):
+        discover(model, "features", images[:2], 7)
+    with pytest.raises(ValueError, match="crop_size=1.5"):
+        discover(model, "features", images[:2], 0, crop_size=1.5)
+
+
+# ---------------------------------------------------------------------------- CLI
+def test_the_concepts_command_writes_a_page_per_class(planted, tmp_path):
+    from xmaco.concepts_cli import add_concepts_command, run_concepts
+
+    model, images, layout = planted
+    path = tmp_path / "planted.keras"
+    model.save(path)
+    folders = [
+        _write_folder(tmp_path / "zero", images[:8]),
+        _write_folder(tmp_path / "one", images[8:16]),
+    ]
+    parser = argparse.ArgumentParser(prog="xmaco")
+    add_concepts_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "concepts",
+            "--model",
+            str(path),
+            "--layer",
+            "features",
+            "--class",
+            "0",
+            "1",
+            "--images",
+            *map(str, folders),
+            "--out",
+            str(tmp_path / "out"),
+            "--rank",
+            "2",
+            "--image-crops",
+            "6",
+            "--steps",
+            "2",
+            "--crops",
+            "2",
+            "--image-size",
+            "48",
+            "--top",
+            "2",
+            "--quiet",
+        ]
+    )
+    assert args.handler is run_concepts
+    assert run_concepts(args) == 0
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    for page in ("class-0/index.html", "class-1/index.html"):
+        assert f'href="{page}"' in index
+        _check_page(tmp_path / "out" / page, concepts=2, crops=2)
+
+
+def _check_page(page: Path, concepts: int, crops: int) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert text.count('class="concept"') == concepts
+    shares = [float(v) for v in re.findall(r"importance ([+-][0-9.]+)%", text)]
+    assert shares == sorted(shares, reverse=True) and len(shares) == concepts
+    links = re.findall(r'src="([^"]+)"', text)
+    assert len(links) == concepts * (2 + crops)
+    for link in links:
+        assert not link.startswith(("/", "http")) and (page.parent / link).is_file(), link
+    assert "<style>" in text and "http" not in text
+
+
+def _write_folder(folder: Path, images: np.ndarray) -> Path:
+    folder.mkdir(parents=True)
+    for i, image in enumerate(images):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.rint(image * 255).astype(np.uint8))
+    return folder
+
+
+def _tile(texture: int) -> np.ndarray:
+    """A 32 x 32 tile of stripes (1) or dots (2), as in ``_textures``."""
+    y, x = np.mgrid[:32, :32]
+    if texture == 1:
+        return ((x % 6) < 3).astype(np.float32)[..., None]
+    return (((y % 8) < 3) & ((x % 8) < 3)).astype(np.float32)[..., None]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, np.float64)
+    return vectors / np.linalg.norm(vectors, axis=-1, keepdims=True)
+
+
+def test_module_exports():
+    assert set(concepts.__all__) >= {"discover", "nmf", "visualize_concepts", "write_page"}

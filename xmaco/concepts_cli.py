@@ -1,0 +1,279 @@
+"""The ``xmaco concepts`` command: a page of concepts per class, ranked by importance.
+
+For each class given, :func:`xmaco.concepts.discover` factorises the activations of a layer
+over random crops of the class's images, :func:`xmaco.concepts.visualize_concepts` renders
+every concept with MACO in one batched run, and :func:`xmaco.concepts.write_page` writes
+``OUT/<class>/index.html``; ``OUT/index.html`` links the classes' pages.
+
+Example
+-------
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="xmaco")
+>>> _ = add_concepts_command(parser.add_subparsers(dest="command"))
+>>> args = parser.parse_args(["concepts", "--class", "goldfish", "--images", "fish/"])
+>>> args.classes, args.images, args.layer, args.rank
+(['goldfish'], ['fish/'], 'head_activation', 10)
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from . import zoo
+from .concepts import discover, visualize_concepts, write_page
+from .files import atomic_write, ensure_writable_dir
+
+__all__ = ["add_concepts_command", "run_concepts"]
+
+_DEFAULT_LAYER = "head_activation"
+
+
+def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``concepts`` subcommand to the ``xmaco`` command's subparsers.
+
+    Parameters
+    ----------
+    subparsers
+        What ``parser.add_subparsers()`` returned.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The subcommand's parser; parsing sets ``handler`` to :func:`run_concepts`.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="xmaco")
+    >>> concepts = add_concepts_command(parser.add_subparsers(dest="command"))
+    >>> parser.parse_args(["concepts", "--class", "3", "--images", "d"]).handler.__name__
+    'run_concepts'
+    """
+    parser = subparsers.add_parser(
+        "concepts",
+        help="find the concepts a class relies on, rank them and visualize them",
+        description=(
+            "For each class, take random crops of its images (--images, one folder per "
+            "class), factorise the activations of --layer over the crops with non-negative "
+            "matrix factorisation into --rank concepts, rank them by their share of the class "
+            "logit, and visualize every concept direction with MACO in one batched run. Writes "
+            "OUT/<class>/index.html (each concept's visualization, its transparency overlay "
+            "and the crops that express it most) and OUT/index.html linking the classes."
+        ),
+    )
+    parser.add_argument(
+        "--model",
+        default="efficientnet_lite0",
+        help="a name from xmaco.zoo.available() (default: %(default)s, embedded) or the path "
+        "of a .keras or .h5 file",
+    )
+    parser.add_argument(
+        "--class",
+        dest="classes",
+        nargs="+",
+        required=True,
+        metavar="CLASS",
+        help="class indices, or ImageNet class names, one page each",
+    )
+    parser.add_argument(
+        "--images",
+        nargs="+",
+        required=True,
+        metavar="DIR",
+        help="one folder of images per --class, in the same order",
+    )
+    parser.add_argument(
+        "--layer",
+        default=_DEFAULT_LAYER,
+        help="the layer to factorise; its activations must be non-negative, e.g. after a ReLU "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rank",
+        type=_positive,
+        default=10,
+        metavar="K",
+        help="concepts per class (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-crops",
+        type=_positive,
+        default=32,
+        metavar="N",
+        help="random crops per image for the factorisation (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--top",
+        type=_positive,
+        default=6,
+        metavar="M",
+        help="crops shown per concept (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default="concepts-out",
+        metavar="DIR",
+        help="directory to write into, created if needed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=_positive,
+        default=256,
+        metavar="N",
+        help="MACO optimisation steps (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--crops",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="MACO crops per step and concept (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--image-size",
+        type=_positive,
+        default=256,
+        metavar="PX",
+        help="side of the MACO canvas in pixels (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_natural,
+        default=0,
+        metavar="N",
+        help="seed of the crops, the factorisation and the visualizations (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        metavar="N",
+        help="images per model call during the visualization (micro-batches bound the memory)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.set_defaults(handler=run_concepts)
+    return parser
+
+
+def run_concepts(args: argparse.Namespace) -> int:
+    """Run ``xmaco concepts`` with parsed arguments; return the exit status (0).
+
+    Errors (a missing folder, an unknown layer or class) raise ``ValueError`` or
+    ``TypeError``, which the ``xmaco`` command prints as one line.
+
+    Example
+    -------
+    >>> import argparse
+    >>> parser = argparse.ArgumentParser(prog="xmaco")
+    >>> _ = add_concepts_command(parser.add_subparsers(dest="command"))
+    >>> args = parser.parse_args(["concepts", "--class", "1", "2", "--images", "a"])
+    >>> run_concepts(args)
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected one --images folder per --class (2). Received: 1 folder(s)
+    """
+    if len(args.images) != len(args.classes):
+        raise ValueError(
+            f"Expected one --images folder per --class ({len(args.classes)}). Received: "
+            f"{len(args.images)} folder(s)"
+        )
+    for folder in args.images:
+        if not Path(folder).is_dir():
+            raise ValueError(f"Expected --images to name folders. Received: '{folder}'")
+    out = ensure_writable_dir(args.out, argument="out")
+    model = zoo.load(args.model)
+    pages = []
+    for text, folder in zip(args.classes, args.images, strict=True):
+        start = time.perf_counter()
+        label = text.strip()
+        index = int(label) if label.isascii() and label.isdigit() else zoo.class_index(label)
+        bank = discover(
+            model,
+            args.layer,
+            folder,
+            index,
+            rank=args.rank,
+            crops=args.image_crops,
+            top=args.top,
+            seed=args.seed,
+        )
+        result = visualize_concepts(
+            bank,
+            model,
+            steps=args.steps,
+            crops=args.crops,
+            image_size=args.image_size,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            verbose=False if args.quiet else None,
+        )
+        page = write_page(out / _slug(bank.class_name), bank, result)
+        pages.append((bank, page))
+        if not args.quiet:
+            print(
+                f"{bank.class_name}: {len(bank)} concepts in {time.perf_counter() - start:.1f}s"
+                f" -> {page}",
+                file=sys.stderr,
+            )
+    index_page = _index(out / "index.html", pages)
+    if not args.quiet:
+        print(f"Concepts: {index_page}")
+    return 0
+
+
+def _index(path: Path, pages: list) -> Path:
+    items = "\n".join(
+        f'<li><a href="{quote(page.parent.name)}/index.html">{html.escape(bank.class_name)}</a>'
+        f" ({len(bank)} concepts, layer <code>{html.escape(bank.layer)}</code>; most important "
+        f"{bank.importance[0]:+.1%})</li>"
+        for bank, page in pages
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>xmaco concepts</title>
+<style>body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}</style>
+</head>
+<body>
+<h1>Concepts by class</h1>
+<ul>
+{items}
+</ul>
+</body>
+</html>
+"""
+    with atomic_write(path, "w") as handle:
+        handle.write(page)
+    return path
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "class"
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
