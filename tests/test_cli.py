@@ -1,0 +1,300 @@
+"""The ``xmaco`` command: files written, batched classes, one-line errors, Ctrl-C, the demo."""
+
+from __future__ import annotations
+
+import functools
+import html.parser
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import cv2
+import pytest
+
+import xmaco
+from xmaco import cli, zoo
+from xmaco.callbacks import Callback
+from xmaco.result import Result
+
+TINY = ["--steps", "2", "--crops", "2", "--image-size", "32", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory, cnn) -> Path:
+    """The conftest CNN (32x32x3 input, 5 logits in layer 'logits') saved as a .keras file."""
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    with warnings.catch_warnings():
+        # Keras' saving code calls np.array(x, copy=False) on tensors; not ours to fix.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cnn.save(path)
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_visualize_batches_repeated_classes_and_writes_every_file(capsys, tmp_path, saved_model):
+    out = tmp_path / "out"
+    code, stdout, stderr = run(
+        capsys,
+        "visualize",
+        "--model",
+        saved_model,
+        "--class",
+        "1",
+        "3",
+        "--class",
+        "goldfish",
+        *TINY,
+        "--out",
+        out,
+    )
+    assert code == 0, stderr
+    result = Result.load(out / "xmaco")
+    assert len(result) == 3 and result.names == ["logits[1]", "logits[3]", "logits[1]"]
+    assert result.config["classes"] == [1, 3, 1]
+    assert result.config["steps"] == 2 and result.config["image_size"] == [32, 32]
+    assert not result.interrupted
+    for i in range(3):
+        image = cv2.imread(str(out / f"xmaco_{i:02d}.png"), cv2.IMREAD_UNCHANGED)
+        alpha = cv2.imread(str(out / f"xmaco_{i:02d}_alpha.png"), cv2.IMREAD_UNCHANGED)
+        side_by_side = cv2.imread(str(out / f"xmaco_{i:02d}_overlay.png"), cv2.IMREAD_UNCHANGED)
+        assert image.shape == (32, 32, 3)
+        assert alpha.shape == (32, 32, 4) and alpha[..., 3].max() == 255
+        assert side_by_side.shape == (32, 64, 3)
+        assert str(out / f"xmaco_{i:02d}_alpha.png") in stdout
+    assert str(out / "xmaco.npz") in stdout and "top-5:" in stdout
+
+
+@pytest.mark.parametrize(
+    ("target", "names"),
+    [
+        (["--layer", "conv2", "--channel", "0", "5"], ["conv2:channel 0", "conv2:channel 5"]),
+        (["--layer", "logits", "--neuron", "4"], ["logits[4]"]),
+        (["--layer", "conv2", "--neuron", "3,3,1"], ["conv2:neuron (3, 3, 1)"]),
+        (["--layer", "conv1"], ["conv1:layer"]),
+    ],
+)
+def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, target, names):
+    code, _, stderr = run(
+        capsys,
+        "visualize",
+        "--model",
+        saved_model,
+        *target,
+        *TINY,
+        "--out",
+        tmp_path,
+        "--prefix",
+        "run",
+        "--method",
+        "fourier",
+    )
+    assert code == 0, stderr
+    result = Result.load(tmp_path / "run")
+    assert result.names == names and result.config["method"] == "fourier"
+    assert "classes" not in result.config
+
+
+def test_quiet_prints_nothing(capsys, tmp_path, saved_model):
+    code, stdout, stderr = run(
+        capsys,
+        "visualize",
+        "--model",
+        saved_model,
+        "--class",
+        "2",
+        *TINY,
+        "--out",
+        tmp_path,
+        "--quiet",
+    )
+    assert (code, stdout, stderr) == (0, "", "")
+    assert (tmp_path / "xmaco_00_overlay.png").is_file()
+
+
+def test_ctrl_c_saves_the_partial_result_and_exits_130(capsys, tmp_path, saved_model, monkeypatch):
+    class CtrlC(Callback):
+        def on_step_end(self, step, logs):
+            if step == 2:
+                raise KeyboardInterrupt  # as Ctrl-C would, after the third step
+
+    monkeypatch.setitem(cli._METHODS, "maco", functools.partial(xmaco.maco, callbacks=[CtrlC()]))
+    code, _, stderr = run(
+        capsys,
+        "visualize",
+        "--model",
+        saved_model,
+        "--class",
+        "0",
+        "--steps",
+        "50",
+        "--crops",
+        "1",
+        "--image-size",
+        "16",
+        "--out",
+        tmp_path,
+    )
+    assert code == 130
+    assert "interrupted after 3 of 50 steps" in stderr and "Traceback" not in stderr
+    result = Result.load(tmp_path / "xmaco")
+    assert result.interrupted and result.history.shape == (3, 1)
+
+
+def test_ctrl_c_before_the_run_exits_130(capsys, tmp_path, monkeypatch):
+    def interrupted(spec):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_load", interrupted)
+    code, _, stderr = run(capsys, "visualize", "--class", "1", "--out", tmp_path)
+    assert (code, stderr) == (130, "xmaco: interrupted\n")
+
+
+def _file_under_a_file(tmp_path: Path) -> Path:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    return blocker / "out"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--class", "great white shak"], "Close matches: 'great white shark'"),
+        (["--layer", "conv3", "--channel", "0"], "Close matches: 'conv2', 'conv1'"),
+        (["--layer", "conv2", "--channel", "16"], "channel"),
+        (["--class", "1", "--model", "{tmp}/missing.keras"], "no such file"),
+        (["--class", "1", "--model", "resnet5"], "Close matches: 'resnet50"),
+        (["--class", "1", "--steps", "0"], "argument --steps: expected a positive integer"),
+        (["--class", "1", "--steps", "many"], "received 'many'"),
+        (["--class", "1", "--image-size", "3"], "image_size"),
+        (["--class", "1", "--crop-size", "1.5"], "argument --crop-size"),
+        (["--class", "1", "--noise", "nan"], "argument --noise"),
+        (["--class", "1", "--values-range", "1", "0"], "values_range"),
+        (["--class", "1", "--out", "{blocker}"], "Expected out to be a writable directory"),
+        (["--channel", "0"], "expected --layer NAME"),
+        ([], "expected something to visualize"),
+        (["--class", "1", "--channel", "0"], "not allowed with argument"),
+        (["--method", "cppn", "--class", "1"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(capsys, tmp_path, saved_model, argv, expected):
+    argv = [arg.format(tmp=tmp_path, blocker=_file_under_a_file(tmp_path)) for arg in argv]
+    defaults = {"--model": saved_model, "--out": tmp_path / "out"}
+    argv += [
+        str(arg)
+        for option, value in defaults.items()
+        if option not in argv
+        for arg in (option, value)
+    ]
+    # The settings come first: the last occurrence of an option wins.
+    code, stdout, stderr = run(capsys, "visualize", *TINY, *argv)
+    assert code == 2
+    assert stdout == ""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("xmaco: error: ") and expected in lines[0]
+
+
+def test_unknown_command_and_help(capsys):
+    code, _, stderr = run(capsys, "paint")
+    assert code == 2 and stderr.count("\n") == 1 and "invalid choice: 'paint'" in stderr
+    code, stdout, _ = run(capsys, "visualize", "--help")
+    assert code == 0 and "--class CLASS [CLASS ...]" in stdout
+
+
+def test_every_option_and_subcommand_has_help():
+    parser = cli.build_parser()
+    assert parser.description
+    (commands,) = [a for a in parser._actions if a.dest == "command"]
+    assert set(commands.choices) == {"visualize", "demo"}
+    for name, sub in commands.choices.items():
+        assert sub.description, name
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings}"
+    assert all(choice.help for choice in commands._choices_actions)
+
+
+def test_the_console_script_reports_errors_in_one_line(tmp_path):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "xmaco.cli", "visualize", "--class", "goldfsh", "--out", tmp_path],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [
+        "xmaco: error: Expected class to be an ImageNet class index (0-999) or name. "
+        "Received: class='goldfsh'. Close matches: 'goldfish', 'goldfinch'"
+    ]
+
+
+def test_the_installed_command_runs(tmp_path):
+    script = Path(sys.executable).with_name("xmaco")
+    if not script.exists():
+        pytest.skip("the xmaco console script is not installed next to this Python")
+    completed = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0 and completed.stdout.strip() == f"xmaco {xmaco.__version__}"
+
+
+def test_visualize_a_class_of_the_embedded_model(capsys, tmp_path):
+    code, stdout, stderr = run(
+        capsys,
+        "visualize",
+        "--class",
+        "great white shark",
+        "--steps",
+        "2",
+        "--crops",
+        "2",
+        "--image-size",
+        "64",
+        "--seed",
+        "0",
+        "--out",
+        tmp_path,
+    )
+    assert code == 0, stderr
+    result = Result.load(tmp_path / "xmaco")
+    assert result.config["classes"] == [2] and result.config["model"] == "efficientnet_lite0"
+    assert result.config["values_range"] == [-1.0, 1.0]
+    assert "great white shark (2):" in stdout
+
+
+class _Links(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [value for name, value in attrs if name in ("href", "src")]
+
+
+def test_demo_writes_a_contact_sheet_with_working_links(capsys, tmp_path):
+    code, stdout, stderr = run(
+        capsys, "demo", "--steps", "2", "--crops", "2", "--image-size", "64", "--out", tmp_path
+    )
+    assert code == 0, stderr
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    names = [zoo.imagenet_classes()[c] for c in cli.DEMO_CLASSES]
+    assert all(f"{name} ({c})" in page for name, c in zip(names, cli.DEMO_CLASSES, strict=True))
+    assert "2 of 2" in page and "64x64" in page and "top-5" in page
+    parser = _Links()
+    parser.feed(page)
+    assert len(parser.links) >= 4 * len(names)
+    for link in parser.links:
+        assert "/" not in link and (tmp_path / link).is_file(), link
+    assert "<link" not in page and "<script" not in page
+    result = Result.load(tmp_path / "demo")
+    assert result.config["classes"] == list(cli.DEMO_CLASSES) and len(result) == 5
+    assert f"Contact sheet: {tmp_path / 'index.html'}" in stdout
+    assert cv2.imread(str(tmp_path / "demo_grid.png")) is not None
