@@ -5,6 +5,7 @@
 its transparency as alpha channel, an image|overlay PNG, and the :class:`xmaco.Result` bundle.
 ``xmaco demo`` does that for five ImageNet classes on the embedded EfficientNet-Lite0 and adds
 an ``index.html`` contact sheet with what the model recognises in each picture.
+``xmaco concepts`` (:mod:`xmaco.concepts_cli`) finds and visualizes the concepts of classes.
 
 Every error ends in one line ``xmaco: error: ...`` on stderr and exit status 2; Ctrl-C saves
 the partial result and exits with 130.
@@ -35,6 +36,7 @@ from urllib.parse import quote
 
 import xmaco
 from xmaco import zoo
+from xmaco.concepts_cli import add_concepts_command
 from xmaco.errors import NonFiniteError, OutOfMemoryError
 from xmaco.evaluate import Recognition, recognise
 from xmaco.export import save_result
@@ -69,12 +71,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of the ``xmaco`` command, with its subcommands ``visualize`` and ``demo``.
+    """The parser of the ``xmaco`` command: subcommands ``visualize``, ``demo``, ``concepts``.
 
     Returns
     -------
     argparse.ArgumentParser
-        Parsing gives a namespace whose ``command`` is ``"visualize"`` or ``"demo"``.
+        Parsing gives a namespace with the subcommand's name in ``command`` and its function
+        in ``handler``.
 
     Example
     -------
@@ -226,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(demo, None, seed_default=DEMO_SEED)
     demo.set_defaults(handler=_demo)
+    add_concepts_command(commands)
     return parser
 
 
