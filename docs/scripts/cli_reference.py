@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parents[1] / "cli.md"
-_WIDTH = 88
+_WIDTH = 76
 
 _INTRO = """\
 # Command line
@@ -92,7 +92,11 @@ def _section(parser: argparse.ArgumentParser, title: str) -> str:
     if rows:
         lines += ["| Argument | Default | Description |", "|---|---|---|", *rows, ""]
     if parser.epilog:
-        lines += [_paragraph(parser.epilog), ""]
+        if issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter):
+            # Laid out by hand (examples, one per line): kept as it is.
+            lines += ["```text", parser.epilog.strip("\n"), "```", ""]
+        else:
+            lines += [_paragraph(parser.epilog), ""]
     return "\n".join(lines)
 
 

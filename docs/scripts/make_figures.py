@@ -15,7 +15,11 @@ Pictures (each kept under 200 KB by palette quantisation, then shrinking if need
 - ``comparison.png``: MACO, Fourier and pixel on the same three classes, same budget;
 - ``spectrum.png``: radial magnitude profiles of those images against the natural one;
 - ``transparency.png``: one MACO visualization, its transparency map and the overlay;
-- ``overlay.png``: the ``[image | overlay]`` file ``xmaco.export.save_overlay`` writes.
+- ``overlay.png``: the ``[image | overlay]`` file ``xmaco.export.save_overlay`` writes;
+- ``plotting-*.png``: the figures of ``docs/plotting.md``, from the same MACO run;
+- ``inversion.png``: a photograph inverted at three depths (``xmaco.inversion``).
+
+The photograph is the portrait of Grace Hopper that ships with matplotlib.
 """
 
 from __future__ import annotations
@@ -34,25 +38,47 @@ import numpy as np  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 MAX_BYTES = 200_000
-# ImageNet classes with distinctive shapes and colours: goldfish, monarch, strawberry.
-CLASSES = (1, 323, 949)
+# The classes of docs/plotting.md's examples: tench, golden retriever, cheeseburger.
+CLASSES = (0, 207, 933)
+INVERSION_LAYERS = ("block2a_out", "block4a_out", "block6a_out")
 # The settings of `xmaco demo`: the same budget for every parameterization.
 SETTINGS = {"steps": 128, "crops": 6, "image_size": 256}
 SEED = 0
 METHODS = ("maco", "fourier", "pixel")
+GROUPS = ("methods", "inversion")
 
 
-def run_all(scale: float) -> dict:
-    """One batched run of the three classes per parameterization."""
-    import xmaco
-
-    model = xmaco.zoo.efficientnet_lite0()
-    objective = xmaco.Objective.neuron(model, "logits", list(CLASSES))
-    settings = {
+def scaled_settings(scale: float) -> dict:
+    return {
         "steps": max(2, round(SETTINGS["steps"] * scale)),
         "crops": max(1, round(SETTINGS["crops"] * scale)),
         "image_size": max(64, round(SETTINGS["image_size"] * scale)),
     }
+
+
+def photo(side: int) -> np.ndarray:
+    """The photograph that ships with matplotlib (Grace Hopper), square, ``side`` pixels,
+    scaled like the embedded model's input: (pixel - 127) / 128."""
+    import matplotlib.pyplot as plt
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as file:
+        picture = plt.imread(file)
+    height, width = picture.shape[:2]
+    top = (height - width) // 2
+    square = Image.fromarray(picture[top : top + width]).resize(
+        (side, side), Image.Resampling.LANCZOS
+    )
+    return ((np.asarray(square, np.float32) - 127.0) / 128.0).astype(np.float32)
+
+
+def run_all(model, scale: float) -> dict:
+    """One batched run of the three classes per parameterization."""
+    import xmaco
+
+    objective = xmaco.Objective.neuron(model, "logits", list(CLASSES))
+    settings = scaled_settings(scale)
     results = {}
     for method in METHODS:
         start = time.perf_counter()
@@ -173,6 +199,45 @@ def overlay(results: dict, out: Path) -> None:
             write_limited(picture.convert("RGB"), out / "overlay.png")
 
 
+def plotting(results: dict, out: Path) -> None:
+    """The pictures ``docs/plotting.md`` asks for, each from the call it shows."""
+    import xmaco
+
+    result = results["maco"]
+    save(
+        xmaco.plot.overlay(result, index=1, background="checkerboard"), out / "plotting-overlay.png"
+    )
+    save(xmaco.plot.grid(result, cols=3), out / "plotting-grid.png")
+    save(xmaco.plot.history(result), out / "plotting-history.png")
+    save(xmaco.plot.spectrum(result, index=0), out / "plotting-spectrum.png")
+    with tempfile.TemporaryDirectory() as scratch:
+        written = xmaco.export.save_overlay(Path(scratch) / "side.png", result, index=1)
+        from PIL import Image
+
+        with Image.open(written) as picture:
+            write_limited(picture.convert("RGB"), out / "plotting-save-overlay.png")
+
+
+def inversion(model, scale: float, out: Path) -> None:
+    """A photo inverted at three depths of the embedded model, in one batched run."""
+    from xmaco import inversion
+
+    settings = scaled_settings(scale)
+    reference = photo(settings["image_size"])
+    start = time.perf_counter()
+    result = inversion.invert(
+        model,
+        layers=list(INVERSION_LAYERS),
+        image=reference,
+        steps=settings["steps"],
+        crops=settings["crops"],
+        seed=SEED,
+        verbose=False,
+    )
+    print(f"inversion: {time.perf_counter() - start:.0f} s ({settings})")
+    save(inversion.figure(result, reference, size=2.4), out / "inversion.png")
+
+
 def save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
     from PIL import Image
@@ -207,12 +272,26 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="scale steps, crops and canvas (checks only)"
     )
     parser.add_argument("--out", type=Path, default=IMAGES, help="directory of the pictures")
+    parser.add_argument(
+        "--only",
+        choices=GROUPS,
+        action="append",
+        help="make only these groups of pictures (repeatable; default: all)",
+    )
     args = parser.parse_args()
-    results = run_all(args.scale)
-    comparison(results, args.out)
-    spectrum(results, args.out)
-    transparency(results, args.out)
-    overlay(results, args.out)
+    import xmaco
+
+    model = xmaco.zoo.efficientnet_lite0()
+    groups = args.only or GROUPS
+    if "methods" in groups:
+        results = run_all(model, args.scale)
+        comparison(results, args.out)
+        spectrum(results, args.out)
+        transparency(results, args.out)
+        overlay(results, args.out)
+        plotting(results, args.out)
+    if "inversion" in groups:
+        inversion(model, args.scale, args.out)
 
 
 if __name__ == "__main__":
