@@ -15,6 +15,7 @@ from __future__ import annotations
 from . import callbacks, color, parameterizations, schedules, spectrum, transforms
 from .engine import fourier, maco, pixel, visualize
 from .errors import NonFiniteError, OutOfMemoryError
+from .inversion import invert
 from .objectives import Objective
 from .result import Result
 
@@ -27,6 +28,7 @@ __all__ = [
     "fourier",
     "pixel",
     "visualize",
+    "invert",
     "NonFiniteError",
     "OutOfMemoryError",
     "callbacks",
@@ -35,7 +37,11 @@ __all__ = [
     "schedules",
     "spectrum",
     "transforms",
+    "concepts",
+    "evaluate",
     "export",
+    "gallery",
+    "inversion",
     "plot",
     "zoo",
     "__version__",
@@ -43,8 +49,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # plot (matplotlib) and zoo (model building) load on first use, keeping import light.
-    if name in ("plot", "zoo", "export"):
+    # These load on first use (matplotlib, model building, file formats), keeping import light.
+    if name in ("concepts", "evaluate", "export", "gallery", "plot", "zoo"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
