@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import time
 
 import cv2
@@ -93,6 +94,11 @@ def test_images_overlay_and_thumbnail(tmp_path):
     assert shapes == {"image": (300, 300, 3), "overlay": (300, 300, 4), "thumb": (160, 160, 3)}
     alpha = cv2.imread(str(tmp_path / files["overlay"]), cv2.IMREAD_UNCHANGED)[..., 3]
     assert alpha[0].min() == 255 and alpha[-1].max() < 8  # opaque where the map is large
+    # Readable by a web server running as another user, as a plain open() would make them.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in [*files.values(), write_site(tmp_path).name]:
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
     with pytest.raises(ValueError, match=r"image01 of shape \(H, W, 1\) or \(H, W, 3\)"):
         write_images(tmp_path, "bad", np.zeros((4, 4)), np.zeros((4, 4)))
 

@@ -31,7 +31,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from xmaco.files import atomic_write, ensure_writable_dir
+from xmaco.files import ensure_writable_dir
+from xmaco.gallery._io import write_readable
 from xmaco.gallery.items import Item
 
 __all__ = [
@@ -180,8 +181,8 @@ class Manifest:
 
     def save(self) -> None:
         """Write the manifest atomically."""
-        with atomic_write(self.path, "w") as handle:
-            json.dump(self.data, handle, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self.data, sort_keys=True, separators=(",", ":"))
+        write_readable(self.path, text.encode("utf-8"))
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
