@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html.parser
 import os
+import shlex
 import subprocess
 import sys
 import warnings
@@ -18,7 +19,7 @@ from xmaco import cli, zoo
 from xmaco.callbacks import Callback
 from xmaco.result import Result
 
-TINY = ["--steps", "2", "--crops", "2", "--image-size", "32", "--seed", "0"]
+TINY = "--steps 2 --crops 2 --image-size 32 --seed 0"
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def saved_model(tmp_path_factory, cnn) -> Path:
     return path
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main([str(arg) for arg in argv])
+def run(capsys, command: str) -> tuple[int, str, str]:
+    """Run ``xmaco <command>`` in-process (``command`` is split as a shell would)."""
+    code = cli.main(shlex.split(command))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -42,17 +44,7 @@ def test_visualize_batches_repeated_classes_and_writes_every_file(capsys, tmp_pa
     out = tmp_path / "out"
     code, stdout, stderr = run(
         capsys,
-        "visualize",
-        "--model",
-        saved_model,
-        "--class",
-        "1",
-        "3",
-        "--class",
-        "goldfish",
-        *TINY,
-        "--out",
-        out,
+        f"visualize --model {saved_model} --class 1 3 --class goldfish {TINY} --out {out}",
     )
     assert code == 0, stderr
     result = Result.load(out / "xmaco")
@@ -74,26 +66,17 @@ def test_visualize_batches_repeated_classes_and_writes_every_file(capsys, tmp_pa
 @pytest.mark.parametrize(
     ("target", "names"),
     [
-        (["--layer", "conv2", "--channel", "0", "5"], ["conv2:channel 0", "conv2:channel 5"]),
-        (["--layer", "logits", "--neuron", "4"], ["logits[4]"]),
-        (["--layer", "conv2", "--neuron", "3,3,1"], ["conv2:neuron (3, 3, 1)"]),
-        (["--layer", "conv1"], ["conv1:layer"]),
+        ("--layer conv2 --channel 0 5", ["conv2:channel 0", "conv2:channel 5"]),
+        ("--layer logits --neuron 4", ["logits[4]"]),
+        ("--layer conv2 --neuron 3,3,1", ["conv2:neuron (3, 3, 1)"]),
+        ("--layer conv1", ["conv1:layer"]),
     ],
 )
 def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, target, names):
     code, _, stderr = run(
         capsys,
-        "visualize",
-        "--model",
-        saved_model,
-        *target,
-        *TINY,
-        "--out",
-        tmp_path,
-        "--prefix",
-        "run",
-        "--method",
-        "fourier",
+        f"visualize --model {saved_model} {target} {TINY} --out {tmp_path} --prefix run "
+        "--method fourier",
     )
     assert code == 0, stderr
     result = Result.load(tmp_path / "run")
@@ -103,19 +86,28 @@ def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, ta
 
 def test_quiet_prints_nothing(capsys, tmp_path, saved_model):
     code, stdout, stderr = run(
-        capsys,
-        "visualize",
-        "--model",
-        saved_model,
-        "--class",
-        "2",
-        *TINY,
-        "--out",
-        tmp_path,
-        "--quiet",
+        capsys, f"visualize --model {saved_model} --class 2 {TINY} --out {tmp_path} --quiet"
     )
     assert (code, stdout, stderr) == (0, "", "")
     assert (tmp_path / "xmaco_00_overlay.png").is_file()
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_warnings_are_one_line_and_quiet_silences_them(
+    capsys, tmp_path, saved_model, monkeypatch, quiet
+):
+    def warn_then_run(*args, **kwargs):
+        warnings.warn("The gradient is zero\n  for unit 0.", RuntimeWarning, stacklevel=1)
+        return xmaco.maco(*args, **kwargs)
+
+    monkeypatch.setitem(cli._METHODS, "maco", warn_then_run)
+    code, _, stderr = run(
+        capsys,
+        f"visualize --model {saved_model} --class 0 {TINY} --out {tmp_path}"
+        + (" --quiet" if quiet else ""),
+    )
+    assert code == 0
+    assert stderr == ("" if quiet else "xmaco: warning: The gradient is zero for unit 0.\n")
 
 
 def test_ctrl_c_saves_the_partial_result_and_exits_130(capsys, tmp_path, saved_model, monkeypatch):
@@ -127,19 +119,8 @@ def test_ctrl_c_saves_the_partial_result_and_exits_130(capsys, tmp_path, saved_m
     monkeypatch.setitem(cli._METHODS, "maco", functools.partial(xmaco.maco, callbacks=[CtrlC()]))
     code, _, stderr = run(
         capsys,
-        "visualize",
-        "--model",
-        saved_model,
-        "--class",
-        "0",
-        "--steps",
-        "50",
-        "--crops",
-        "1",
-        "--image-size",
-        "16",
-        "--out",
-        tmp_path,
+        f"visualize --model {saved_model} --class 0 --steps 50 --crops 1 --image-size 16 "
+        f"--out {tmp_path}",
     )
     assert code == 130
     assert "interrupted after 3 of 50 steps" in stderr and "Traceback" not in stderr
@@ -152,48 +133,39 @@ def test_ctrl_c_before_the_run_exits_130(capsys, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_load", interrupted)
-    code, _, stderr = run(capsys, "visualize", "--class", "1", "--out", tmp_path)
+    code, _, stderr = run(capsys, f"visualize --class 1 --out {tmp_path}")
     assert (code, stderr) == (130, "xmaco: interrupted\n")
 
 
-def _file_under_a_file(tmp_path: Path) -> Path:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory")
-    return blocker / "out"
-
-
 @pytest.mark.parametrize(
-    ("argv", "expected"),
+    ("arguments", "expected"),
     [
-        (["--class", "great white shak"], "Close matches: 'great white shark'"),
-        (["--layer", "conv3", "--channel", "0"], "Close matches: 'conv2', 'conv1'"),
-        (["--layer", "conv2", "--channel", "16"], "channel"),
-        (["--class", "1", "--model", "{tmp}/missing.keras"], "no such file"),
-        (["--class", "1", "--model", "resnet5"], "Close matches: 'resnet50"),
-        (["--class", "1", "--steps", "0"], "argument --steps: expected a positive integer"),
-        (["--class", "1", "--steps", "many"], "received 'many'"),
-        (["--class", "1", "--image-size", "3"], "image_size"),
-        (["--class", "1", "--crop-size", "1.5"], "argument --crop-size"),
-        (["--class", "1", "--noise", "nan"], "argument --noise"),
-        (["--class", "1", "--values-range", "1", "0"], "values_range"),
-        (["--class", "1", "--out", "{blocker}"], "Expected out to be a writable directory"),
-        (["--channel", "0"], "expected --layer NAME"),
-        ([], "expected something to visualize"),
-        (["--class", "1", "--channel", "0"], "not allowed with argument"),
-        (["--method", "cppn", "--class", "1"], "invalid choice"),
+        ("--class 'great white shak'", "Close matches: 'great white shark'"),
+        ("--layer conv3 --channel 0", "Close matches: 'conv2', 'conv1'"),
+        ("--layer conv2 --channel 16", "channel"),
+        ("--class 1 --model {tmp}/missing.keras", "no such file"),
+        ("--class 1 --model resnet5", "Close matches: 'resnet50"),
+        ("--class 1 --steps 0", "argument --steps: expected a positive integer"),
+        ("--class 1 --steps many", "received 'many'"),
+        ("--class 1 --image-size 3", "image_size"),
+        ("--class 1 --crop-size 1.5", "argument --crop-size"),
+        ("--class 1 --noise nan", "argument --noise"),
+        ("--class 1 --values-range 1 0", "values_range"),
+        ("--class 1 --out {tmp}/a-file/out", "Expected out to be a writable directory"),
+        ("--channel 0", "expected --layer NAME"),
+        ("", "expected something to visualize"),
+        ("--class 1 --channel 0", "not allowed with argument"),
+        ("--method cppn --class 1", "invalid choice"),
     ],
 )
-def test_errors_are_one_line_and_exit_2(capsys, tmp_path, saved_model, argv, expected):
-    argv = [arg.format(tmp=tmp_path, blocker=_file_under_a_file(tmp_path)) for arg in argv]
-    defaults = {"--model": saved_model, "--out": tmp_path / "out"}
-    argv += [
-        str(arg)
-        for option, value in defaults.items()
-        if option not in argv
-        for arg in (option, value)
-    ]
-    # The settings come first: the last occurrence of an option wins.
-    code, stdout, stderr = run(capsys, "visualize", *TINY, *argv)
+def test_errors_are_one_line_and_exit_2(capsys, tmp_path, saved_model, arguments, expected):
+    (tmp_path / "a-file").write_text("a regular file, not a directory")
+    # The defaults come first: the last occurrence of an option wins.
+    code, stdout, stderr = run(
+        capsys,
+        f"visualize --model {saved_model} --out {tmp_path}/out {TINY} "
+        + arguments.format(tmp=tmp_path),
+    )
     assert code == 2
     assert stdout == ""
     lines = stderr.splitlines()
@@ -204,8 +176,9 @@ def test_errors_are_one_line_and_exit_2(capsys, tmp_path, saved_model, argv, exp
 def test_unknown_command_and_help(capsys):
     code, _, stderr = run(capsys, "paint")
     assert code == 2 and stderr.count("\n") == 1 and "invalid choice: 'paint'" in stderr
-    code, stdout, _ = run(capsys, "visualize", "--help")
+    code, stdout, _ = run(capsys, "visualize --help")
     assert code == 0 and "--class CLASS [CLASS ...]" in stdout
+    assert run(capsys, "--version") == (0, f"xmaco {xmaco.__version__}\n", "")
 
 
 def test_every_option_and_subcommand_has_help():
@@ -220,13 +193,15 @@ def test_every_option_and_subcommand_has_help():
     assert all(choice.help for choice in commands._choices_actions)
 
 
-def test_the_console_script_reports_errors_in_one_line(tmp_path):
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def test_the_installed_command_reports_errors_in_one_line(tmp_path):
+    script = Path(sys.executable).with_name("xmaco")
+    # `make test` installs the console script into the venv; `python -m xmaco.cli` elsewhere.
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "xmaco.cli"]
     completed = subprocess.run(
-        [sys.executable, "-m", "xmaco.cli", "visualize", "--class", "goldfsh", "--out", tmp_path],
+        [*command, "visualize", "--class", "goldfsh", "--out", tmp_path],
         capture_output=True,
         text=True,
-        env=environment,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         timeout=120,
     )
     assert completed.returncode == 2
@@ -236,32 +211,11 @@ def test_the_console_script_reports_errors_in_one_line(tmp_path):
     ]
 
 
-def test_the_installed_command_runs(tmp_path):
-    script = Path(sys.executable).with_name("xmaco")
-    if not script.exists():
-        pytest.skip("the xmaco console script is not installed next to this Python")
-    completed = subprocess.run(
-        [str(script), "--version"], capture_output=True, text=True, timeout=120
-    )
-    assert completed.returncode == 0 and completed.stdout.strip() == f"xmaco {xmaco.__version__}"
-
-
 def test_visualize_a_class_of_the_embedded_model(capsys, tmp_path):
     code, stdout, stderr = run(
         capsys,
-        "visualize",
-        "--class",
-        "great white shark",
-        "--steps",
-        "2",
-        "--crops",
-        "2",
-        "--image-size",
-        "64",
-        "--seed",
-        "0",
-        "--out",
-        tmp_path,
+        "visualize --class 'great white shark' --steps 2 --crops 2 --image-size 64 --seed 0 "
+        f"--out {tmp_path}",
     )
     assert code == 0, stderr
     result = Result.load(tmp_path / "xmaco")
@@ -281,13 +235,15 @@ class _Links(html.parser.HTMLParser):
 
 def test_demo_writes_a_contact_sheet_with_working_links(capsys, tmp_path):
     code, stdout, stderr = run(
-        capsys, "demo", "--steps", "2", "--crops", "2", "--image-size", "64", "--out", tmp_path
+        capsys,
+        f"demo --steps 2 --crops 2 --image-size 64 --crop-side 0.4 0.3 --out {tmp_path}",
     )
     assert code == 0, stderr
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     names = [zoo.imagenet_classes()[c] for c in cli.DEMO_CLASSES]
     assert all(f"{name} ({c})" in page for name, c in zip(names, cli.DEMO_CLASSES, strict=True))
     assert "2 of 2" in page and "64x64" in page and "top-5" in page
+    assert "linear 0.4 \u2192 0.3 of the canvas side over 2 steps" in page
     parser = _Links()
     parser.feed(page)
     assert len(parser.links) >= 4 * len(names)
