@@ -40,13 +40,20 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         raise ValueError(f"Expected mode to be 'wb' or 'w'. Received: mode={mode!r}")
     path = Path(path)
     directory = ensure_writable_dir(path.parent, argument="path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        # The prefix is shortened so that any name the file system accepts can be written.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise ValueError(_unwritable_file(path, error)) from None
     try:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as error:
+            raise ValueError(_unwritable_file(path, error)) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -75,9 +82,26 @@ def ensure_writable_dir(directory: str | os.PathLike, argument: str = "out") -> 
             f"Expected {argument} to be a writable directory. Received: {argument}="
             f"'{directory}' ({error.strerror or error})"
         ) from None
-    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+    if not directory.is_dir():
         raise ValueError(
             f"Expected {argument} to be a writable directory. Received: {argument}="
-            f"'{directory}' (not writable)"
+            f"'{directory}' (not a directory)"
         )
+    # Try, rather than ask os.access: permission bits do not tell root, read-only mounts or
+    # pseudo file systems such as /proc apart.
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise ValueError(
+            f"Expected {argument} to be a writable directory. Received: {argument}="
+            f"'{directory}' ({error.strerror or error})"
+        ) from None
     return directory
+
+
+def _unwritable_file(path: Path, error: OSError) -> str:
+    return (
+        f"Expected path to be a writable file path. Received: path='{path}' "
+        f"({error.strerror or error})"
+    )

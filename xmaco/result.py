@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -84,22 +84,25 @@ class Result:
 
         Returns the path of the ``.npz`` file. ``Result.load`` reads it back exactly.
         """
-        base = _base(path)
+        npz_path, json_path = _paths(path)
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **{name: getattr(self, name) for name in _ARRAYS})
-        with atomic_write(base.with_suffix(".npz")) as handle:
-            handle.write(buffer.getvalue())
+        arrays = buffer.getvalue()
+        with atomic_write(npz_path) as handle:
+            handle.write(arrays)
         meta = {
             "format": "xmaco.Result/1",
+            # Ties the pair together: a save killed between the two files is detected on load.
+            "npz_sha256": hashlib.sha256(arrays).hexdigest(),
             "names": list(self.names),
             "config": self.config,
             "seed": self.seed,
             "interrupted": bool(self.interrupted),
             "stats": self.stats,
         }
-        with atomic_write(base.with_suffix(".json"), "w") as handle:
+        with atomic_write(json_path, "w") as handle:
             json.dump(meta, handle, indent=2, sort_keys=True, default=_json_default)
-        return base.with_suffix(".npz")
+        return npz_path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Result:
@@ -112,8 +115,7 @@ class Result:
         ValueError
             If a file is missing, truncated, corrupted or does not hold a result.
         """
-        base = _base(path)
-        npz_path, json_path = base.with_suffix(".npz"), base.with_suffix(".json")
+        npz_path, json_path = _paths(path)
         for file in (npz_path, json_path):
             if not file.is_file():
                 raise ValueError(
@@ -122,13 +124,19 @@ class Result:
                 )
         try:
             meta = json.loads(json_path.read_text(encoding="utf-8"))
-            with np.load(npz_path, allow_pickle=False) as data:
+            raw = npz_path.read_bytes()
+            with np.load(io.BytesIO(raw), allow_pickle=False) as data:
                 arrays = {name: np.array(data[name]) for name in _ARRAYS}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeError) as e:
+        except Exception as e:
+            # A damaged or hostile file makes zipfile, zlib, lzma, NumPy or json raise almost
+            # anything (BadZipFile, zlib.error, NotImplementedError for an unknown zip version,
+            # MemoryError for a header declaring a huge array, RecursionError for endless
+            # nesting); to the caller they all mean the same.
             raise ValueError(
                 f"Expected path to name a readable saved Result. Received: path='{path}' "
                 f"({type(e).__name__}: {e})"
             ) from None
+        _check_pair(meta, raw, path)
         _check_loaded(meta, arrays, path)
         return cls(
             images=arrays["images"],
@@ -142,9 +150,23 @@ class Result:
         )
 
 
-def _base(path: str | os.PathLike) -> Path:
+def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The .npz and .json of ``path``; a suffix other than those two is part of the name
+    (``run.v2`` gives ``run.v2.npz``, never ``run.npz``)."""
     path = Path(path)
-    return path.with_suffix("") if path.suffix in (".npz", ".json") else path
+    base = path.with_suffix("") if path.suffix in (".npz", ".json") else path
+    return base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
+
+
+def _check_pair(meta: Any, raw: bytes, path: Any) -> None:
+    # Results saved before the digest existed have none: nothing to compare.
+    expected = meta.get("npz_sha256") if isinstance(meta, dict) else None
+    if expected is not None and expected != hashlib.sha256(raw).hexdigest():
+        raise ValueError(
+            f"Expected path to name a saved Result whose .npz and .json belong together. "
+            f"Received: path='{path}' (they come from different saves: was a save "
+            "interrupted?)"
+        )
 
 
 def _json_default(value: Any) -> Any:

@@ -33,6 +33,9 @@ class constant:  # noqa: N801 - named like a function, as the other constructors
 
     value: float
 
+    def __post_init__(self) -> None:
+        _check_number(self.value, "value")
+
     def __call__(self, step: Any) -> Any:
         return self.value
 
@@ -56,6 +59,8 @@ class linear:  # noqa: N801
     steps: int
 
     def __post_init__(self) -> None:
+        _check_number(self.start, "start")
+        _check_number(self.end, "end")
         _check_steps(self.steps)
 
     def __call__(self, step: Any) -> Any:
@@ -82,6 +87,8 @@ class cosine:  # noqa: N801
     steps: int
 
     def __post_init__(self) -> None:
+        _check_number(self.start, "start")
+        _check_number(self.end, "end")
         _check_steps(self.steps)
 
     def __call__(self, step: Any) -> Any:
@@ -116,7 +123,11 @@ def as_schedule(
             f"Expected {argument} to be a number or a schedule (a callable of the step). "
             f"Received: {argument}={value!r} of type {type(value).__name__}"
         )
-    schedule = constant(float(value)) if isinstance(value, numbers.Real) else value
+    if isinstance(value, numbers.Real):
+        # checked here, so that the message names the argument rather than constant's value
+        _check_range(float(value), argument, low, high, low_inclusive, 0)
+        return constant(float(value))
+    schedule = value
     probes = [0]
     if isinstance(getattr(schedule, "steps", None), int):
         probes.append(schedule.steps - 1)
@@ -164,6 +175,13 @@ def _check_range(
         raise ValueError(
             f"Expected {argument} to be in {interval}. Received: {argument}={sample!r}"
             + ("" if step == 0 else f" at step {step}")
+        )
+
+
+def _check_number(value: Any, argument: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(
+            f"Expected {argument} to be a finite number. Received: {argument}={value!r}"
         )
 
 
