@@ -208,20 +208,14 @@ def test_a_non_linear_head_uses_the_sensitivity_and_agrees(planted):
     assert bank.importance[0] > bank.importance[1] > 0
 
 
-def test_visualize_concepts_is_one_batched_run(planted):
+def test_visualize_concepts_is_one_batched_run_and_the_page_ranks_them(planted, tmp_path):
     model, images, _ = planted
-    bank = discover(model, "features", images[:10], 0, rank=2, crops=8, crop_size=0.5)
+    bank = discover(model, "features", images[:10], 0, rank=2, crops=8, crop_size=0.5, top=3)
     result = visualize_concepts(bank, model, steps=2, crops=2, image_size=48, seed=0)
     assert len(result) == 2 and result.history.shape == (2, 2)
     assert result.names == ["class 0 concept 1", "class 0 concept 2"]
     assert result.config["objective"] == ["features:direction 0", "features:direction 1"]
     assert result.config["concepts"]["importance"] == pytest.approx(list(bank.importance))
-
-
-def test_the_page_ranks_the_concepts_and_links_existing_images(planted, tmp_path):
-    model, images, _ = planted
-    bank = discover(model, "features", images[:10], 0, rank=2, crops=8, crop_size=0.5, top=3)
-    result = visualize_concepts(bank, model, steps=2, crops=2, image_size=48, seed=0)
     page = write_page(tmp_path / "page", bank, result)
     _check_page(page, concepts=2, crops=3)
 
