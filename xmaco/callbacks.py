@@ -495,6 +495,11 @@ def as_list(callbacks: Callback | Sequence[Callback] | None) -> list[Callback]:
         return []
     if isinstance(callbacks, Callback):
         return [callbacks]
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(
+            "Expected callbacks to be a Callback or a list of them. Received: "
+            f"callbacks={callbacks!r}"
+        )
     callbacks = list(callbacks)
     for item in callbacks:
         if not isinstance(item, Callback):

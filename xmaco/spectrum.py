@@ -442,13 +442,25 @@ def resolve(spectrum: Any, height: int, width: int, channels: int) -> np.ndarray
             _read(spectrum, "spectrum"), "spectrum", channels, where=f"='{spectrum}'"
         )
     elif isinstance(spectrum, (list, tuple)) or hasattr(spectrum, "__array__"):
-        array = _validated(np.asarray(spectrum), "spectrum", channels)
+        try:
+            array = np.asarray(spectrum)
+        except ValueError:
+            raise ValueError(
+                f"Expected spectrum to be an array of shape ({channels}, H, W // 2 + 1). "
+                f"Received: spectrum={_short(spectrum)} (a ragged nested sequence)"
+            ) from None
+        array = _validated(array, "spectrum", channels)
     else:
         raise TypeError(
             "Expected spectrum to be None, a path to a .npy file or an array of shape "
             f"({channels}, H, W // 2 + 1). Received: spectrum of type {type(spectrum).__name__}"
         )
     return resize(array, height, width)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _read(path: str | os.PathLike, name: str) -> np.ndarray:
@@ -460,7 +472,8 @@ def _read(path: str | os.PathLike, name: str) -> np.ndarray:
         )
     try:
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except Exception as error:
+        # a damaged header can raise tokenize/syntax errors or ask for a huge allocation
         raise ValueError(
             f"Expected {name} to be a .npy file holding a magnitude spectrum. "
             f"Received: {name}='{path}' ({error})"

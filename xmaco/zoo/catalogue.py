@@ -221,6 +221,12 @@ def _is_download_failure(error: BaseException | None) -> bool:
 def _load_file(path: Path, **kwargs: Any) -> keras.Model:
     values_range = kwargs.pop("values_range", None)
     preprocessing = kwargs.pop("preprocessing", None)
+    unknown = sorted(set(kwargs) - {"custom_objects", "safe_mode"})
+    if unknown:
+        raise TypeError(
+            "Expected keywords values_range, preprocessing, custom_objects or safe_mode when "
+            f"loading a model file. Received: {', '.join(f'{k}={kwargs[k]!r}' for k in unknown)}"
+        )
     expected = "Expected model to be a catalogue name or a path to a .keras or .h5 file."
     if path.suffix.lower() not in _FILE_SUFFIXES:
         raise ValueError(f"{expected} Received: model='{path}' (unsupported file type)")
