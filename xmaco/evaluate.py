@@ -36,6 +36,13 @@ class Recognition:
         The probability of ``target``.
     target_rank
         The rank of ``target`` among all classes (1 = the most probable).
+
+    Example
+    -------
+    >>> seen = Recognition(target=2, top=[2, 3], probabilities=[0.7, 0.1],
+    ...                    target_probability=0.7, target_rank=1)
+    >>> seen.top1
+    True
     """
 
     target: int

@@ -78,7 +78,13 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 class WeightsDownloadError(ConnectionError):
-    """Keras could not download a model's pretrained weights, typically when offline."""
+    """Keras could not download a model's pretrained weights, typically when offline.
+
+    Example
+    -------
+    >>> issubclass(WeightsDownloadError, ConnectionError)
+    True
+    """
 
 
 @keras.saving.register_keras_serializable(package="xmaco")
