@@ -1,0 +1,71 @@
+"""Same seed, same settings, same images: bit for bit, across processes, on CPU.
+
+tests/test_engine.py checks that two runs inside one process agree; here two fresh processes
+(with different hash seeds, started together so they compete for the cores) and this test
+process, which has run other things before, must write identical arrays.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+import xmaco
+from xmaco import Objective, Result
+
+SETTINGS = dict(steps=4, crops=2, image_size=40, seed=1234, batch_size=3)
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+
+    import keras
+
+    import xmaco
+
+    model = keras.saving.load_model(sys.argv[1])
+    objective = xmaco.Objective.channel(model, "conv2", [3, 7])
+    settings = {settings!r}
+    xmaco.maco(objective, verbose=False, **settings).save(sys.argv[2])
+    """
+).format(settings=SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory, cnn):
+    path = tmp_path_factory.mktemp("determinism") / "cnn.keras"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cnn.save(path)
+    return path
+
+
+def test_two_processes_and_this_one_write_identical_arrays(tmp_path, saved_model, faults, cnn):
+    children = []
+    for i, hash_seed in enumerate(("1", "2")):
+        environment = {**faults.child_environment(), "PYTHONHASHSEED": hash_seed}
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-c", CHILD, str(saved_model), str(tmp_path / f"run{i}")],
+                env=environment,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    errors = [child.communicate(timeout=240)[1] for child in children]
+    assert [child.returncode for child in children] == [0, 0], errors
+    first, second = (Result.load(tmp_path / f"run{i}") for i in range(2))
+    here = xmaco.maco(Objective.channel(cnn, "conv2", [3, 7]), verbose=False, **SETTINGS)
+    for other in (second, here):
+        for field in ("images", "transparency", "history"):
+            expected, found = getattr(first, field), getattr(other, field)
+            assert found.dtype == expected.dtype and found.shape == expected.shape
+            assert found.tobytes() == expected.tobytes(), f"{field} differ"
+    assert first.seed == second.seed == 1234 and first.config == second.config
+    assert not np.array_equal(first.images[0], first.images[1])  # the seeds did differ
