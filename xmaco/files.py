@@ -46,6 +46,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     except OSError as error:
         raise ValueError(_unwritable_file(path, error)) from None
     try:
+        # mkstemp creates 0600 files; give the result the permissions of a normal new file
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
             yield handle
             handle.flush()
@@ -105,3 +107,9 @@ def _unwritable_file(path: Path, error: OSError) -> str:
         f"Expected path to be a writable file path. Received: path='{path}' "
         f"({error.strerror or error})"
     )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
