@@ -579,7 +579,11 @@ def _resolve_layer(model: Any, layer: str | int) -> tuple[str, tuple]:
         found = model.layers[layer]
     else:
         if layer not in names:
-            close = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
+            folded = {name.casefold(): name for name in names}
+            close = [
+                folded[match]
+                for match in difflib.get_close_matches(layer.casefold(), folded, n=5, cutoff=0.5)
+            ]
             hint = f" Close matches: {', '.join(map(repr, close))}." if close else ""
             raise ValueError(
                 f"Expected layer to be a layer name of model '{model.name}'. Received: "
@@ -642,6 +646,14 @@ def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], li
     flat, labels = [], []
     for item in items:
         if isinstance(item, (tuple, list, np.ndarray)) and not isinstance(item, str):
+            if any(
+                isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Integral, np.integer))
+                for c in item
+            ):
+                raise TypeError(
+                    f"Expected index to be a tuple of integer coordinates. Received: "
+                    f"index={tuple(item)!r}"
+                )
             coords = tuple(int(c) for c in item)
             if len(coords) != len(shape) or any(
                 not 0 <= c < d for c, d in zip(coords, shape, strict=False)

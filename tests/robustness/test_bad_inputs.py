@@ -380,10 +380,6 @@ API = [
         ValueError,
         ["layer='CONV1'", "Close matches: 'conv1'"],
         id="layer-wrong-case",
-        marks=bug(
-            "objectives.py _resolve_layer: difflib compares case-sensitively, so 'CONV1' "
-            "suggests nothing; match on casefolded names"
-        ),
     ),
     pytest.param(
         lambda e: Objective.channel(e.cnn, "conv1", -1),
@@ -432,10 +428,6 @@ API = [
         (TypeError, ValueError),
         ["index=(0.5, 0, 0)"],
         id="neuron-fractional-coordinates",
-        marks=bug(
-            "objectives.py _neuron_indices: int(c) truncates (0.5, 0, 0) to (0, 0, 0) "
-            "silently; refuse coordinates that are not integers"
-        ),
     ),
     pytest.param(
         lambda e: Objective.direction(e.cnn, "conv1", np.full(8, NAN)),
