@@ -5,7 +5,8 @@
 its transparency as alpha channel, an image|overlay PNG, and the :class:`xmaco.Result` bundle.
 ``xmaco demo`` does that for five ImageNet classes on the embedded EfficientNet-Lite0 and adds
 an ``index.html`` contact sheet with what the model recognises in each picture.
-``xmaco concepts`` (:mod:`xmaco.concepts_cli`) finds and visualizes the concepts of classes.
+``xmaco concepts`` (:mod:`xmaco.concepts_cli`) finds and visualizes the concepts of classes;
+``xmaco gallery`` (:mod:`xmaco.gallery.cli`) renders many units into a browsable site.
 
 Every error ends in one line ``xmaco: error: ...`` on stderr and exit status 2; Ctrl-C saves
 the partial result and exits with 130.
@@ -41,6 +42,7 @@ from xmaco.errors import NonFiniteError, OutOfMemoryError
 from xmaco.evaluate import Recognition, recognise
 from xmaco.export import save_result
 from xmaco.files import atomic_write, ensure_writable_dir
+from xmaco.gallery.cli import add_gallery_command
 
 __all__ = [
     "DEMO_CLASSES",
@@ -83,7 +85,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of the ``xmaco`` command: subcommands ``visualize``, ``demo``, ``concepts``.
+    """The parser of the ``xmaco`` command and its subcommands.
 
     Returns
     -------
@@ -252,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
     add_concepts_command(commands)
+    add_gallery_command(commands)
     return parser
 
 
@@ -636,7 +639,7 @@ def _save_grid(path: Path, result: xmaco.Result) -> Path:
 
     figure = xmaco.plot.grid(result, cols=len(result), size=2.2)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
+    figure.savefig(buffer, format="png", dpi=72)  # about 800 px wide, 250 KB
     plt.close(figure)
     with atomic_write(path) as handle:
         handle.write(buffer.getvalue())
