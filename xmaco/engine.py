@@ -13,6 +13,7 @@ import contextlib
 import logging
 import math
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -270,6 +271,10 @@ def visualize(
     optimizer, owns_rate = _optimizer(optimizer, parameterization, float(lr_schedule(0)))
     seed = _seed(seed)
     batch_size = None if batch_size is None else _positive_int(batch_size, "batch_size")
+    if not isinstance(jit_compile, (bool, np.bool_)):
+        raise TypeError(
+            f"Expected jit_compile to be True or False. Received: jit_compile={jit_compile!r}"
+        )
     callbacks = as_list(callbacks)
     if verbose or (verbose is None and sys.stderr.isatty()):
         callbacks = [ProgressBar(), *callbacks]
@@ -503,8 +508,10 @@ def _make_step(
         *grads, d_image = tape.gradient(cropped, [*variables, image], output_gradients=d_inputs)
         optimizer.apply_gradients([(-g, v) for g, v in zip(grads, variables, strict=True)])
         mass = tf.abs(d_image)
-        transparency.assign_add(tf.where(tf.math.is_finite(mass), mass, 0.0))
         values = tf.reduce_mean(tf.reshape(scores, [n, per_visualization]), axis=1)
+        # a step whose objective is not finite ends the run: its gradients are not kept
+        finite = tf.logical_and(tf.reduce_all(tf.math.is_finite(values)), tf.math.is_finite(mass))
+        transparency.assign_add(tf.where(finite, mass, 0.0))
         return values, tf.reduce_sum(mass, axis=[1, 2, 3])
 
     compiled_update = tf.function(update, jit_compile=True) if jit_compile else update
@@ -552,16 +559,30 @@ def _warn_zero_gradient(zero: np.ndarray, names: list[str], layers: list[str]) -
             f"(e.g. a ReLU that never fires), or layer(s) {layers} may not depend on the input. "
             "The images will not change.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=_caller_stacklevel(),
         )
 
 
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside xmaco."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _oom_message(step, n, crops, input_size, canvas, batch_size) -> str:
+    if batch_size == 1:
+        advice = "batch_size is already 1: lower crops or image_size"
+    else:
+        smaller = max(1, (batch_size or n * crops) // 2)
+        advice = f"Set a smaller batch_size (micro-batches, e.g. batch_size={smaller}), or lower "
+        advice += "crops or image_size"
     return (
         f"Out of device memory at step {step}: {n} visualization(s) x {crops} crops of "
         f"{input_size[0]}x{input_size[1]} per step, canvas {canvas[0]}x{canvas[1]}, batch_size="
-        f"{batch_size}. Set batch_size (micro-batches, e.g. batch_size={max(1, crops // 2)}), or "
-        "lower crops or image_size. error.result holds the images so far."
+        f"{batch_size}. {advice}. error.result holds the images so far."
     )
 
 
@@ -625,7 +646,9 @@ def _seed(seed: Any) -> int:
     if seed is None:
         return int(np.random.SeedSequence().entropy % (2**31 - 1))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**62:
-        raise ValueError(f"Expected seed to be a non-negative integer. Received: seed={seed!r}")
+        raise ValueError(
+            f"Expected seed to be a non-negative integer below 2**62. Received: seed={seed!r}"
+        )
     return int(seed)
 
 

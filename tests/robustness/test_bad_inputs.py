@@ -146,10 +146,6 @@ API = [
         ValueError,
         ["seed=9223372036854775808", "2**62"],
         id="seed-too-large",
-        marks=bug(
-            "engine.py _seed: 2**63 is refused as not 'a non-negative integer', which it is; "
-            "the message must state the bound (an integer in [0, 2**62))"
-        ),
     ),
     pytest.param(
         lambda e: e.run(batch_size="4"), ValueError, ["batch_size='4'"], id="batch-size-text"
@@ -257,7 +253,6 @@ API = [
         (TypeError, ValueError),
         ["jit_compile=''"],
         id="jit-compile-text",
-        marks=bug("engine.py visualize: jit_compile is passed through bool(); check it is a bool"),
     ),
     pytest.param(
         lambda e: xmaco.maco(None, **SETTINGS),

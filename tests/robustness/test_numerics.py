@@ -53,12 +53,6 @@ def test_nan_after_three_steps_stops_there_and_keeps_the_last_finite_images(nan_
     assert np.isfinite(partial.transparency).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py _make_step/update: the transparency of the failed step is added before "
-    "the loop sees the non-finite objective, and only the phase is restored; back up the "
-    "transparency with the variables (or restore it) so that it matches the images",
-)
 def test_the_transparency_of_the_failed_step_is_not_kept(nan_at_step_3):
     error, clean = nan_at_step_3
     np.testing.assert_array_equal(error.result.transparency, clean.transparency)
@@ -125,11 +119,6 @@ def test_only_the_dead_unit_of_a_batch_is_reported_with_its_likely_cause(dead_un
     assert "units[0]" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py _warn_zero_gradient: stacklevel=3 points at engine.py (maco's call to "
-    "visualize), not at the user's call of xmaco.maco; count the frames of the public entry",
-)
 def test_the_dead_unit_warning_points_at_the_callers_line(dead_unit_warnings):
     assert dead_unit_warnings[0].filename == __file__
 

@@ -81,11 +81,6 @@ def test_out_of_memory_keeps_the_images_of_the_steps_done(out_of_memory_at_step_
     np.testing.assert_array_equal(partial.transparency, clean.transparency)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py _oom_message: with batch_size=1 already it still advises 'e.g. "
-    "batch_size=1'; when batch_size cannot shrink, advise lowering crops or image_size only",
-)
 def test_out_of_memory_with_the_smallest_batch_gives_advice_that_can_help(faults):
     exhaust = faults.ExhaustAfter(after=1, name="exhaust")
     with pytest.raises(xmaco.OutOfMemoryError) as caught:
