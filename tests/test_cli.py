@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import cv2
+import keras
 import pytest
 
 import xmaco
@@ -82,6 +83,23 @@ def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, ta
     result = Result.load(tmp_path / "run")
     assert result.names == names and result.config["method"] == "fourier"
     assert "classes" not in result.config
+
+
+def test_a_model_of_any_input_size_needs_model_input_size(capsys, tmp_path):
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    path = tmp_path / "anysize.keras"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        keras.Model(inputs, keras.layers.Dense(3, name="logits")(pooled)).save(path)
+    command = f"visualize --model {path} --class 1 {TINY} --out {tmp_path}"
+    code, _, stderr = run(capsys, command)
+    assert code == 2 and "expected --model-input-size H W" in stderr
+    code, stdout, stderr = run(capsys, command + " --model-input-size 16 16")
+    assert code == 0, stderr
+    assert Result.load(tmp_path / "xmaco").config["model_input_size"] == [16, 16]
+    assert "top-5" not in stdout  # the model cannot judge the canvas without a fixed input
 
 
 def test_quiet_prints_nothing(capsys, tmp_path, saved_model):

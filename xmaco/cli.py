@@ -182,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
             "models, else 0 1"
         ),
     )
+    visualize.add_argument(
+        "--model-input-size",
+        nargs=2,
+        type=_positive,
+        metavar=("H", "W"),
+        help="size the crops are resized to, for a model whose input size is not fixed; "
+        "default: the model's input size",
+    )
     _add_output_options(visualize, default_out="out")
     visualize.add_argument(
         "--prefix", default="xmaco", help="file name prefix of the outputs (default: %(default)s)"
@@ -454,6 +462,12 @@ def _visualize(args: argparse.Namespace) -> int:
     classes = [zoo.class_index(c) for c in args.classes] if args.classes else None
     out = ensure_writable_dir(args.out, argument="out")
     model = _load(args.model)
+    fixed_size = None not in tuple(model.inputs[0].shape)[1:3]
+    if not fixed_size and args.model_input_size is None:
+        raise _UsageError(
+            f"expected --model-input-size H W for model '{model.name}', whose input size is "
+            f"not fixed (input shape {tuple(model.inputs[0].shape)}), received none"
+        )
     labels, judge = None, False
     if classes is not None:
         layer = args.layer or _class_layer(model)
@@ -461,7 +475,7 @@ def _visualize(args: argparse.Namespace) -> int:
         if model.get_layer(layer).output.shape[-1] == len(zoo.imagenet_classes()):
             labels = zoo.imagenet_classes()
         # The model can judge the pictures when the classes are its own outputs.
-        judge = layer == model.layers[-1].name
+        judge = layer == model.layers[-1].name and fixed_size
     elif args.channels:
         objective = xmaco.Objective.channel(model, args.layer, args.channels)
     elif args.neurons:
@@ -478,6 +492,7 @@ def _visualize(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "batch_size": args.batch_size,
         "jit_compile": args.jit,
+        "model_input_size": args.model_input_size,
     }
     outcome = _run(_METHODS[args.method], objective, settings, classes, args.quiet)
     written = save_result(out, outcome.result, prefix=args.prefix)
