@@ -174,6 +174,8 @@ def test_ctrl_c_before_the_run_exits_130(capsys, tmp_path, monkeypatch):
         ("", "expected something to visualize"),
         ("--class 1 --channel 0", "not allowed with argument"),
         ("--method cppn --class 1", "invalid choice"),
+        ("--class 1 --prefix a/b", "argument --prefix: expected a file name prefix"),
+        ("--class 1 --prefix ''", "received prefix=''"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(capsys, tmp_path, saved_model, arguments, expected):

@@ -192,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(visualize, default_out="out")
     visualize.add_argument(
-        "--prefix", default="xmaco", help="file name prefix of the outputs (default: %(default)s)"
+        "--prefix",
+        type=_prefix,
+        default="xmaco",
+        help="file name prefix of the outputs (default: %(default)s)",
     )
     visualize.add_argument(
         "--method",
@@ -387,6 +390,15 @@ def _non_negative(text: str) -> float:
     if value < 0.0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, received {text!r}")
     return value
+
+
+def _prefix(text: str) -> str:
+    # Checked here, not by the export after the whole run.
+    if text in ("", ".", "..") or any(separator in text for separator in "/\\"):
+        raise argparse.ArgumentTypeError(
+            f"expected a file name prefix without directory separators, received prefix={text!r}"
+        )
+    return text
 
 
 def _neuron(text: str) -> int | tuple[int, ...]:
