@@ -5,8 +5,9 @@ optimisation starts, and its message must contain every fragment, which together
 argument, what was expected and what was received. Command-line rows must end in exit status 2
 with one line ``xmaco: error: ...`` on stderr, nothing on stdout and no traceback.
 
-Rows marked ``xfail(strict=True)`` are bugs found by this catalogue and reported to the owner of
-the file named in the reason; when one is fixed the row passes, and the marker must go.
+A bug found here becomes a row marked ``pytest.mark.xfail(strict=True, reason=...)`` (the file,
+the line, the change) and is reported to the owner of that file, who removes the mark with the
+fix.
 
 Rows that the unit tests of each module already hold (tests/test_engine.py,
 tests/test_objectives.py, tests/test_cli.py, ...) are not repeated here.
@@ -28,11 +29,6 @@ from xmaco import Objective, Result, cli, schedules, spectrum, zoo
 SETTINGS = dict(steps=2, crops=1, image_size=16, seed=0, verbose=False)
 CLI_SETTINGS = ["--steps", "1", "--crops", "1", "--image-size", "16", "--seed", "0", "--quiet"]
 HAS_PROC = Path("/proc/self").is_dir()
-
-
-def bug(reason: str):
-    """A row that fails today: the finding, reported to the owner of the file."""
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 @pytest.fixture(scope="module")
@@ -730,10 +726,6 @@ CLI = [
         ["--layer", "c", "--model", "{anysize.keras}"],
         ["--model-input-size"],
         id="model-of-unknown-input-size",
-        marks=bug(
-            "cli.py: a model with an unknown input size fails asking for model_input_size=, a "
-            "Python keyword the command line cannot set; add --model-input-size H W"
-        ),
     ),
     pytest.param(
         "visualize",
@@ -791,14 +783,11 @@ def test_the_catalogue_is_large_and_every_row_is_distinct():
     assert len(ids) >= 40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py _visualize: --prefix is checked by export.save_result after the whole run, "
-    "which is then lost; check it before loading the model. export.py save_result: also refuse "
-    "'.', which puts the bundle beside the output directory (out/. is out, so out.npz)",
-)
 @pytest.mark.parametrize("prefix", ["", "a/b", "."])
 def test_a_bad_prefix_is_refused_before_the_run(env, capsys, monkeypatch, prefix):
+    """Found by this catalogue: --prefix was checked after the whole run, which was lost;
+    '.' put the bundle beside the output directory (out/. is out, so out.npz)."""
+
     def must_not_run(*args, **kwargs):
         raise AssertionError("the optimisation ran before --prefix was checked")
 
