@@ -12,12 +12,16 @@ Example
 
 from __future__ import annotations
 
-from . import callbacks, color, parameterizations, schedules, spectrum, transforms
-from .engine import fourier, maco, pixel, visualize
-from .errors import NonFiniteError, OutOfMemoryError
-from .inversion import invert
-from .objectives import Objective
-from .result import Result
+from ._startup import import_tensorflow
+
+import_tensorflow()
+
+from . import callbacks, color, parameterizations, schedules, spectrum, transforms  # noqa: E402
+from .engine import fourier, maco, pixel, visualize  # noqa: E402
+from .errors import NonFiniteError, OutOfMemoryError  # noqa: E402
+from .inversion import invert  # noqa: E402
+from .objectives import Objective  # noqa: E402
+from .result import Result  # noqa: E402
 
 __version__ = "0.1.0"
 
