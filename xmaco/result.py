@@ -85,6 +85,11 @@ class Result:
         Returns the path of the ``.npz`` file. ``Result.load`` reads it back exactly.
         """
         npz_path, json_path = _paths(path)
+        problem = _problem({name: np.asarray(getattr(self, name)) for name in _ARRAYS}, self.names)
+        if problem:  # never write what load would refuse
+            raise ValueError(
+                f"Expected a Result that Result.load can read back. Received: {problem}"
+            )
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **{name: getattr(self, name) for name in _ARRAYS})
         arrays = buffer.getvalue()
@@ -187,13 +192,21 @@ def _check_loaded(meta: Any, arrays: dict[str, np.ndarray], path: Any) -> None:
         fail("the .json is not an xmaco result")
     if not isinstance(meta.get("names"), list) or not isinstance(meta.get("config"), dict):
         fail("the .json lacks names or config")
+    problem = _problem(arrays, meta["names"])
+    if problem:
+        fail(problem)
+
+
+def _problem(arrays: dict[str, np.ndarray], names: Any) -> str | None:
+    """What keeps these arrays and names from being a valid result, or None."""
     images, transparency, history = arrays["images"], arrays["transparency"], arrays["history"]
     for name, array in arrays.items():
         if array.dtype.kind != "f":
-            fail(f"{name} has dtype {array.dtype}, expected floating point")
+            return f"{name} has dtype {array.dtype}, expected floating point"
     if images.ndim != 4 or transparency.shape != images.shape:
-        fail(f"images {images.shape} and transparency {transparency.shape} must be equal NHWC")
+        return f"images {images.shape} and transparency {transparency.shape} must be equal NHWC"
     if history.ndim != 2 or history.shape[1] != images.shape[0]:
-        fail(f"history {history.shape} must be (steps, {images.shape[0]})")
-    if len(meta["names"]) != images.shape[0]:
-        fail(f"{len(meta['names'])} names for {images.shape[0]} images")
+        return f"history {history.shape} must be (steps, {images.shape[0]})"
+    if len(names) != images.shape[0]:
+        return f"{len(names)} names for {images.shape[0]} images"
+    return None

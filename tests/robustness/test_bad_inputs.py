@@ -15,6 +15,7 @@ tests/test_objectives.py, tests/test_cli.py, ...) are not repeated here.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import warnings
 from pathlib import Path
@@ -599,6 +600,29 @@ API = [
         ValueError,
         ["path='", "does not exist", ".npz"],
         id="result-load-a-directory",
+    ),
+    # --- results that Result.load would refuse are not written -----------------------------------
+    pytest.param(
+        lambda e: dataclasses.replace(tiny_result(), images=np.zeros((1, 8, 8, 3), int)).save(
+            e.folder / "ints"
+        ),
+        ValueError,
+        ["images has dtype int64", "floating point"],
+        id="result-save-integer-images",
+    ),
+    pytest.param(
+        lambda e: dataclasses.replace(tiny_result(), images=np.zeros((8, 8, 3), np.float32)).save(
+            e.folder / "three-axes"
+        ),
+        ValueError,
+        ["images (8, 8, 3)", "NHWC"],
+        id="result-save-images-without-batch-axis",
+    ),
+    pytest.param(
+        lambda e: dataclasses.replace(tiny_result(), names=["a", "b"]).save(e.folder / "names"),
+        ValueError,
+        ["2 names for 1 images"],
+        id="result-save-names-mismatch",
     ),
 ]
 
