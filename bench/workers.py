@@ -1,0 +1,444 @@
+"""Measurements that run in a child process, one setting per process.
+
+A fresh process per setting gives each its own peak resident memory (``ru_maxrss``; TensorFlow
+allocates outside ``tracemalloc``'s sight) and keeps one setting's caches and compiled
+functions from helping the next. ``python bench/run.py worker '<json task>'`` runs
+:func:`run_task` and prints its JSON answer on the last line of stdout.
+
+Every timed step is followed by a *yardstick*: the bare forward and backward pass of the model
+over 32 inputs, as 8 calls on 4 inputs. The ratio of a step to the yardstick next to it
+cancels most of the noise of a shared machine (other processes slow both alike), so settings
+measured minutes apart stay comparable.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+#: The models the suite runs on: builder, layer read by the objective, input side.
+MODELS = {
+    "efficientnet_lite0": ("efficientnet_lite0", "logits", 224),
+    "resnet50v2": ("resnet50v2", "predictions", 224),
+    "tiny": ("tiny", "logits", 32),
+}
+
+YARDSTICK_CHUNK, YARDSTICK_CHUNKS = 4, 8
+
+
+def build_model(name: str):
+    """The Keras model ``name`` of :data:`MODELS` (``tiny``: a 3-layer CNN for smoke runs)."""
+    import keras
+
+    if name == "tiny":
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((32, 32, 3))
+        x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(x), name="tiny")
+        model.xmaco_values_range = (-1.0, 1.0)
+        return model
+    from xmaco import zoo
+
+    if name == "efficientnet_lite0":
+        return zoo.efficientnet_lite0()
+    return zoo.load(name, weights=None)
+
+
+def use_devices_politely() -> None:
+    """Let TensorFlow take GPU memory as needed (not all of it at once), so that the device's
+    peak memory can be read at the end."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def device_peak_mb() -> float | None:
+    """Peak memory TensorFlow allocated on the first GPU, in MiB; None without a GPU."""
+    import tensorflow as tf
+
+    if not tf.config.list_logical_devices("GPU"):
+        return None
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process, in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def gradient_pass(model, layer: str, unit: int = 1):
+    """A compiled ``inputs -> d(mean of unit of layer)/d(inputs)``: the bare model work."""
+    import keras
+    import tensorflow as tf
+
+    features = keras.Model(model.inputs, model.get_layer(layer).output)
+
+    @tf.function
+    def gradient(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = tf.cast(features(inputs, training=False), tf.float32)
+            loss = tf.reduce_mean(tf.reshape(outputs, [tf.shape(inputs)[0], -1])[:, unit])
+        return tape.gradient(loss, inputs)
+
+    return gradient
+
+
+class Yardstick:
+    """Times the bare pass over 32 inputs in micro-batches of 4 (the engine's CPU default)."""
+
+    def __init__(self, model, layer: str, side: int):
+        import tensorflow as tf
+
+        self.gradient = gradient_pass(model, layer)
+        self.inputs = tf.random.stateless_uniform(
+            [YARDSTICK_CHUNK, side, side, 3], [0, 1], -1.0, 1.0
+        )
+        self.gradient(self.inputs)
+
+    def __call__(self) -> float:
+        start = time.perf_counter()
+        for _ in range(YARDSTICK_CHUNKS):
+            self.gradient(self.inputs).numpy()
+        return time.perf_counter() - start
+
+
+class Ticker:
+    """Called once per step: records the time since its last call returned (one step), then
+    runs the yardstick and records it too."""
+
+    def __init__(self, yardstick: Yardstick | None):
+        self.yardstick = yardstick
+        self.steps: list[float] = []
+        self.yards: list[float] = []
+        self._last: float | None = None
+
+    def __call__(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.steps.append(now - self._last)
+            self.yards.append(self.yardstick() if self.yardstick else float("nan"))
+        self._last = time.perf_counter()
+
+
+# ---------------------------------------------------------------------------- step timing
+def time_steps(task: dict[str, Any]) -> dict[str, Any]:
+    """Per-step seconds of one contender, each followed by a yardstick.
+
+    task keys: ``model``, ``contender`` (``xmaco``, ``xplique``, ``bare``), ``warm`` (steps
+    dropped: the traced first step), ``timed``, ``settings`` (for xmaco: keywords of
+    :func:`xmaco.maco`, plus ``n``, visualizations per run; for bare: ``batch`` and ``chunk``).
+    """
+    import tensorflow as tf
+
+    use_devices_politely()
+    name, layer, side = MODELS[task["model"]]
+    model = build_model(name)
+    yardstick = Yardstick(model, layer, side) if task.get("yardstick", True) else None
+    baseline = peak_rss_mb()
+    ticker = Ticker(yardstick)
+    settings = dict(task.get("settings", {}))
+    warm, timed = int(task.get("warm", 1)), int(task["timed"])
+    contender = task["contender"]
+    started = time.perf_counter()
+    if contender == "xmaco":
+        import xmaco
+        from xmaco.callbacks import Callback
+
+        class Clock(Callback):
+            def on_run_begin(self, logs):
+                ticker()
+
+            def on_step_end(self, step, logs):
+                ticker()
+
+        n = int(settings.pop("n", 1))
+        units = int(model.get_layer(layer).output.shape[-1])
+        objective = xmaco.Objective.neuron(model, layer, [(1 + 37 * i) % units for i in range(n)])
+        result = xmaco.maco(
+            objective, steps=warm + timed, seed=0, callbacks=[Clock()], verbose=False, **settings
+        )
+        extra = {"traces": result.stats["traces"], "config_batch_size": result.config["batch_size"]}
+    elif contender == "xplique":
+        tf.random.set_seed(0)
+        steps_module, maco = _xplique()
+        original = steps_module.maco_optimisation_step
+
+        def timed_step(*args, **kwargs):
+            ticker()
+            return original(*args, **kwargs)
+
+        steps_module.maco_optimisation_step = timed_step
+        try:
+            from xplique.features_visualizations import Objective as XObjective
+
+            maco(
+                XObjective.neuron(model, layer, 1),
+                nb_steps=warm + timed + 1,  # the last step is not followed by a tick
+                nb_crops=settings.get("crops", 32),
+                custom_shape=(settings.get("image_size", 512),) * 2,
+            )
+        finally:
+            steps_module.maco_optimisation_step = original
+        extra = {}
+    elif contender == "bare":
+        batch, chunk = int(settings.get("batch", 32)), int(settings.get("chunk", 32))
+        gradient = gradient_pass(model, layer)
+        inputs = tf.random.stateless_uniform([chunk, side, side, 3], [0, 2], -1.0, 1.0)
+        gradient(inputs)
+        ticker()
+        for _ in range(warm + timed):
+            for _ in range(batch // chunk):
+                gradient(inputs).numpy()
+            ticker()
+        extra = {}
+    else:
+        raise ValueError(f"unknown contender {contender!r}")
+    return {
+        "step_seconds": ticker.steps[warm:],
+        "yardstick_seconds": ticker.yards[warm:],
+        "warm_seconds": ticker.steps[:warm],
+        "wall_seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+        "baseline_rss_mb": baseline,
+        "device_peak_mb": device_peak_mb(),
+        **extra,
+    }
+
+
+def _xplique():
+    """Xplique's ``maco`` module (where its compiled step lives) and its ``maco`` function."""
+    import xplique.features_visualizations  # noqa: F401
+
+    module = sys.modules["xplique.features_visualizations.maco"]
+    return module, module.maco
+
+
+# ---------------------------------------------------------------------------- the pieces
+def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
+    """Each piece of an xmaco step alone, next to the bare pass over the same 32 crops.
+
+    Returns, per piece, its median time divided by the bare pass (one call on 32 inputs) timed
+    just before it, over ``rounds`` rounds.
+    """
+    import keras
+    import tensorflow as tf
+
+    from xmaco.parameterizations import Maco
+    from xmaco.transforms import crop, noise_field, sample_boxes
+
+    name, layer, side = MODELS[task["model"]]
+    model = build_model(name)
+    crops, canvas = int(task.get("crops", 32)), int(task.get("image_size", 512))
+    bare = gradient_pass(model, layer)
+    batch = tf.random.stateless_uniform([crops, side, side, 3], [0, 3], -1.0, 1.0)
+    chunk = batch[:YARDSTICK_CHUNK]
+    seeds, step = tf.constant([0], tf.int64), tf.constant(3, tf.int64)
+    parameterization = Maco()
+    (phase,) = parameterization.build([0], canvas, canvas, 3)
+    boxes = sample_boxes(seeds, step, crops, 0.3, (canvas, canvas))
+    image = parameterization.images([phase])
+    d_crops = tf.random.stateless_normal([crops, side, side, 3], [0, 4])
+    d_phase = tf.random.stateless_normal(phase.shape, [0, 5])
+    d_image = tf.random.stateless_normal(image.shape, [0, 6])
+    optimizer = keras.optimizers.Nadam(1.0)
+    optimizer.build([phase])
+    transparency = tf.Variable(tf.zeros_like(image))
+
+    @tf.function
+    def image_formation():
+        with tf.GradientTape() as tape:
+            formed = parameterization.images([phase])
+        return tape.gradient(formed, phase, output_gradients=d_image)
+
+    @tf.function
+    def crops_and_resize():
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            cropped = crop(image, boxes, crops, (side, side))
+        return tape.gradient(cropped, image, output_gradients=d_crops)
+
+    @tf.function
+    def noise():
+        return noise_field(seeds, step, [crops, side, side, 3], 0.08)
+
+    @tf.function
+    def boxes_draw():
+        return sample_boxes(seeds, step, crops, 0.3, (canvas, canvas))
+
+    @tf.function
+    def optimizer_update():
+        optimizer.apply_gradients([(-d_phase, phase)])
+        return phase.value()
+
+    @tf.function
+    def transparency_sum():
+        mass = tf.abs(d_image)
+        transparency.assign_add(tf.where(tf.math.is_finite(mass), mass, 0.0))
+        return tf.reduce_sum(mass, axis=[1, 2, 3])
+
+    def model_micro_batches():
+        for _ in range(crops // YARDSTICK_CHUNK):
+            bare(chunk).numpy()
+
+    pieces = {
+        "model, micro-batches of 4": model_micro_batches,
+        "image formation (forward + backward)": image_formation,
+        "crops (crop_and_resize forward + backward)": crops_and_resize,
+        "noise": noise,
+        "crop boxes": boxes_draw,
+        "optimizer (Nadam)": optimizer_update,
+        "transparency": transparency_sum,
+    }
+    for piece in pieces.values():
+        _finish(piece())
+    _finish(bare(chunk))
+
+    def clock(function) -> float:
+        start = time.perf_counter()
+        _finish(function())
+        return time.perf_counter() - start
+
+    fractions: dict[str, list[float]] = {key: [] for key in pieces}
+    bare_seconds = []
+    for _ in range(int(task.get("rounds", 5))):
+        reference = clock(lambda: bare(batch))
+        bare_seconds.append(reference)
+        for key, piece in pieces.items():
+            fractions[key].append(float(np.median([clock(piece) for _ in range(3)])) / reference)
+    return {
+        "fractions": fractions,
+        "bare_seconds": bare_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _finish(outputs) -> None:
+    import tensorflow as tf
+
+    for value in tf.nest.flatten(outputs):
+        if value is not None and hasattr(value, "numpy"):
+            value.numpy()
+
+
+# ---------------------------------------------------------------------------- quality
+def quality(task: dict[str, Any]) -> dict[str, Any]:
+    """Visualize ``classes`` with one contender and setting; score each picture on its central
+    half: the target logit and probability, and the target's rank among the classes.
+
+    task keys: ``model``, ``contender``, ``classes``, ``steps``, ``crops``, ``settings`` (more
+    keywords of :func:`xmaco.maco`), ``seed``.
+    """
+    import tensorflow as tf
+
+    name, layer, side = MODELS[task["model"]]
+    model = build_model(name)
+    classes = [int(c) for c in task["classes"]]
+    steps, crops, seed = int(task["steps"]), int(task["crops"]), int(task.get("seed", 0))
+    started = time.perf_counter()
+    if task["contender"] == "xmaco":
+        import xmaco
+
+        settings = _schedules(dict(task.get("settings", {})), steps)
+        result = xmaco.maco(
+            xmaco.Objective.neuron(model, layer, classes),
+            steps=steps,
+            crops=crops,
+            seed=seed,
+            verbose=False,
+            **settings,
+        )
+        images = result.images
+    else:
+        _, maco = _xplique()
+        from xplique.features_visualizations import Objective as XObjective
+
+        pictures = []
+        for offset, target in enumerate(classes):
+            tf.random.set_seed(seed + offset)
+            np.random.seed(seed + offset)  # noqa: NPY002 (Xplique draws its phase from it)
+            picture, _ = maco(
+                XObjective.neuron(model, layer, target),
+                nb_steps=steps,
+                nb_crops=crops,
+                custom_shape=(512, 512),
+            )
+            pictures.append(np.asarray(picture, np.float32))
+        images = np.stack(pictures)
+    seconds = time.perf_counter() - started
+    scores = score_centres(model, layer, images, classes, side)
+    if task.get("thumbnails"):
+        np.save(task["thumbnails"], _thumbnails(images, model.xmaco_values_range))
+    return {
+        "seconds": seconds,
+        "model_evaluations": steps * crops * len(classes),
+        "scores": scores,
+    }
+
+
+def _schedules(settings: dict[str, Any], steps: int) -> dict[str, Any]:
+    """Turn ``{"linear": [a, b]}`` / ``{"cosine": [a, b]}`` entries into xmaco schedules."""
+    from xmaco import schedules
+
+    for key, value in list(settings.items()):
+        if isinstance(value, dict):
+            (kind, (start, end)), *_ = value.items()
+            settings[key] = getattr(schedules, kind)(start, end, steps)
+    return settings
+
+
+def score_centres(model, layer: str, images: np.ndarray, classes: list[int], side: int):
+    """Target logit, probability (softmax) and rank of each image's central half, resized to
+    the model input (bilinear, antialiased), as :func:`xmaco.evaluate.recognise` sees it."""
+    import keras
+    import tensorflow as tf
+
+    height, width = images.shape[1:3]
+    half = round(min(height, width) * 0.5)
+    top, left = (height - half) // 2, (width - half) // 2
+    centres = tf.image.resize(
+        images[:, top : top + half, left : left + half], (side, side), antialias=True
+    )
+    logits = keras.Model(model.inputs, model.get_layer(layer).output)(centres, training=False)
+    logits = np.asarray(logits, np.float64)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    scores = []
+    for row, target in enumerate(classes):
+        rank = int((logits[row] > logits[row, target]).sum()) + 1
+        scores.append(
+            {
+                "class": target,
+                "logit": float(logits[row, target]),
+                "probability": float(probabilities[row, target]),
+                "rank": rank,
+            }
+        )
+    return scores
+
+
+def _thumbnails(images: np.ndarray, values_range) -> list:
+    """128-pixel uint8 previews, for the contact sheet of the docs."""
+    import tensorflow as tf
+
+    low, high = values_range
+    small = tf.image.resize(images, (128, 128), antialias=True).numpy()
+    unit = np.clip((small - low) / (high - low), 0.0, 1.0)
+    return (unit * 255).round().astype(np.uint8)
+
+
+TASKS = {"steps": time_steps, "pieces": time_pieces, "quality": quality}
+
+
+def run_task(task: dict[str, Any]) -> dict[str, Any]:
+    """Run one task (``task["kind"]`` in :data:`TASKS`)."""
+    return TASKS[task["kind"]](task)
