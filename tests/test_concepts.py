@@ -215,7 +215,8 @@ def test_visualize_concepts_is_one_batched_run_and_the_page_ranks_them(planted, 
     assert len(result) == 2 and result.history.shape == (2, 2)
     assert result.names == ["class 0 concept 1", "class 0 concept 2"]
     assert result.config["objective"] == ["features:direction 0", "features:direction 1"]
-    assert result.config["concepts"]["importance"] == pytest.approx(list(bank.importance))
+    # recorded to 6 decimals
+    assert result.config["concepts"]["importance"] == pytest.approx(bank.importance, abs=5e-7)
     page = write_page(tmp_path / "page", bank, result)
     _check_page(page, concepts=2, crops=3)
 

@@ -1,8 +1,9 @@
 """Import TensorFlow without its start-up noise on machines without a GPU.
 
 TensorFlow's native code prints lines such as "Could not find cuda drivers on your machine"
-to the process' stderr while it is imported, before any log level applies. They are captured
-at the file-descriptor level during the import; every other line is passed on unchanged.
+or "oneDNN custom operations are on" to the process' stderr while it is imported, before any
+log level applies. They are captured at the file-descriptor level during the import; every
+other line is passed on unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ _NOISE = (
     "cuda_platform.cc",
     "cpu_feature_guard.cc",
     "To enable the following instructions",
+    "oneDNN custom operations are on",
 )
 
 

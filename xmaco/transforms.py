@@ -103,7 +103,8 @@ def crop(
 
     ``boxes`` None means the whole canvas, once per visualization. ``xla=True`` uses an
     equivalent formulation made of gathers, which XLA compiles (``CropAndResize`` has no XLA
-    kernel); the default kernel is about 10x faster on CPU.
+    kernel); the default, TensorFlow's kernel with a race-free gradient, is about 2x faster
+    forward and backward on CPU.
 
     Example
     -------
@@ -115,10 +116,47 @@ def crop(
     if boxes is None:
         boxes = tf.tile(tf.constant([[0.0, 0.0, 1.0, 1.0]]), [n, 1])
         crops = 1
-    owners = tf.repeat(tf.range(n, dtype=tf.int32), crops)
     if not xla:
-        return tf.image.crop_and_resize(canvas, boxes, owners, output_size, method="bilinear")
+        return _kernel_crop(canvas, boxes, crops, output_size)
+    owners = tf.repeat(tf.range(n, dtype=tf.int32), crops)
     return _gather_crop(canvas, boxes, owners, output_size)
+
+
+def _kernel_crop(canvas, boxes, crops, output_size):
+    """``tf.image.crop_and_resize`` whose gradient adds every crop's share to the canvas.
+
+    TensorFlow's CPU gradient kernel splits the boxes among threads that add into the same
+    canvas without synchronisation: when crops of one canvas fall to different threads, some
+    of their contributions are lost (measured: 32 crops of one 512x512 canvas, errors up to
+    15% of the largest gradient value in 6 calls of 10). Here each kernel call receives
+    the k-th crop of every canvas, one box per canvas, so no two threads write to the same
+    pixels, and the calls are summed in a fixed order: exact and reproducible.
+    """
+    n = canvas.shape[0]
+    owners = tf.repeat(tf.range(n, dtype=tf.int32), crops)
+
+    @tf.custom_gradient
+    def crop_and_resize(canvas):
+        cropped = tf.image.crop_and_resize(canvas, boxes, owners, output_size, method="bilinear")
+
+        def gradient(upstream):
+            upstream = tf.reshape(upstream, [n, crops, *upstream.shape[1:]])
+            per_canvas = tf.reshape(boxes, [n, crops, 4])
+            total = tf.zeros_like(canvas)
+            for k in range(crops):
+                total += tf.raw_ops.CropAndResizeGradImage(
+                    grads=upstream[:, k],
+                    boxes=per_canvas[:, k],
+                    box_ind=tf.range(n, dtype=tf.int32),
+                    image_size=tf.shape(canvas),
+                    T=canvas.dtype,
+                    method="bilinear",
+                )
+            return total
+
+        return cropped, gradient
+
+    return crop_and_resize(canvas)
 
 
 def _gather_crop(canvas, boxes, owners, output_size):
