@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -219,3 +224,57 @@ def test_bad_run_settings_name_the_argument(cnn, keywords, error, fragment):
 def test_objective_must_be_an_objective():
     with pytest.raises(TypeError, match="objective of type str"):
         xmaco.maco("logits")
+
+
+_MIRRORED = """
+import sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import xmaco
+from conftest import make_cnn
+
+cnn = make_cnn()
+objective = xmaco.Objective.neuron(cnn, "logits", [0, 2]) + 0.5 * xmaco.Objective.channel(
+    cnn, "conv2", 3
+)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+settings = dict(seed=3, steps=3, crops=5, image_size=48, verbose=False)
+one = xmaco.maco(objective, **settings)
+for batch_size in (None, 2):
+    two = xmaco.maco(objective, strategy=strategy, batch_size=batch_size, **settings)
+    assert two.config["replicas"] == 2 and one.config["replicas"] == 1
+    assert two.stats["traces"] == 1
+    np.testing.assert_allclose(two.images, one.images, atol=1e-4)
+    np.testing.assert_allclose(two.history, one.history, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(two.transparency, one.transparency, rtol=1e-3, atol=1e-6)
+# the replicas ran a copy: the user's model keeps its plain variables
+assert not isinstance(cnn.get_layer("conv1").kernel.value, tf.distribute.DistributedValues)
+print("mirrored ok")
+"""
+
+
+def test_a_mirrored_strategy_over_two_devices_gives_the_one_device_images(tmp_path):
+    # logical devices must be declared before TensorFlow starts: a fresh process
+    script = tmp_path / "mirrored.py"
+    script.write_text(_MIRRORED)
+    completed = subprocess.run(
+        [sys.executable, str(script), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "mirrored ok" in completed.stdout
+
+
+def test_a_strategy_must_be_a_tf_distribute_strategy_without_xla(cnn):
+    objective = Objective.neuron(cnn, "logits", 0)
+    with pytest.raises(TypeError, match="strategy.*MirroredStrategy.*Received: strategy of type"):
+        xmaco.maco(objective, strategy="mirrored", **SMALL)
+    with pytest.raises(ValueError, match="jit_compile=False with a strategy"):
+        xmaco.maco(objective, strategy=tf.distribute.get_strategy(), jit_compile=True, **SMALL)

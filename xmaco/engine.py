@@ -54,6 +54,7 @@ def maco(
     learning_rate: Any = None,
     verbose: bool | None = None,
     mixed_precision: bool = False,
+    strategy: Any = None,
 ) -> Result:
     """Visualize ``objective`` with MACO: optimise only the phase of a fixed-magnitude spectrum.
 
@@ -109,6 +110,13 @@ def maco(
         float32 weights; the layers the objective reads stay float32); the phase, the image,
         the crops, the optimizer and the transparency stay float32. For accelerators with fast
         bfloat16: on a CPU without it, it is about 10x slower (docs/benchmarks.md).
+    strategy
+        A ``tf.distribute.Strategy`` to spread each step over several devices, e.g.
+        ``tf.distribute.MirroredStrategy()`` for the GPUs of one host: the crops of every
+        step are split evenly across its replicas, each replica runs the model (a copy with
+        mirrored weights) on its share, and the replicas' gradients come back to the canvas'
+        device, where one backward pass through the image formation sums them into the phase
+        gradient. Same images as one device, up to rounding. None: the current device.
 
     Returns
     -------
@@ -147,6 +155,7 @@ def fourier(
     verbose: bool | None = None,
     decay: float = 1.0,
     mixed_precision: bool = False,
+    strategy: Any = None,
 ) -> Result:
     """Visualize ``objective`` with the Fourier baseline (Olah et al. 2017).
 
@@ -182,6 +191,7 @@ def pixel(
     learning_rate: Any = None,
     verbose: bool | None = None,
     mixed_precision: bool = False,
+    strategy: Any = None,
 ) -> Result:
     """Visualize ``objective`` by optimising the pixels directly (through a sigmoid).
 
@@ -258,6 +268,7 @@ def visualize(
     learning_rate: Any = None,
     verbose: bool | None = None,
     mixed_precision: bool = False,
+    strategy: Any = None,
 ) -> Result:
     """The one engine behind :func:`maco`, :func:`fourier` and :func:`pixel`.
 
@@ -312,6 +323,17 @@ def visualize(
             "Expected mixed_precision to be True or False. Received: "
             f"mixed_precision={mixed_precision!r}"
         )
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(
+            "Expected strategy to be a tf.distribute.Strategy (e.g. "
+            "tf.distribute.MirroredStrategy()) or None. Received: strategy of type "
+            f"{type(strategy).__name__}"
+        )
+    if strategy is not None and jit_compile:
+        raise ValueError(
+            "Expected jit_compile=False with a strategy: XLA compiles the step of one device. "
+            f"Received: jit_compile=True, strategy={type(strategy).__name__}"
+        )
     callbacks = as_list(callbacks)
     if verbose or (verbose is None and sys.stderr.isatty()):
         callbacks = [ProgressBar(), *callbacks]
@@ -321,7 +343,7 @@ def visualize(
     channels = int(model.inputs[0].shape[-1])
     seeds = [seed + i for i in range(n)]
     variables = parameterization.build(seeds, height, width, channels)
-    compiled = (_bfloat16(objective) if mixed_precision else objective).compile()
+    compiled = _prepared(objective, bool(mixed_precision), strategy).compile()
     optimizer.build(variables)
     transparency = tf.Variable(tf.zeros([n, height, width, channels]), name="transparency")
     backup = [tf.Variable(v, name="backup") for v in variables]
@@ -343,6 +365,7 @@ def visualize(
         lr_schedule=lr_schedule if owns_rate else None,
         batch_size=batch_size,
         jit_compile=bool(jit_compile),
+        strategy=strategy,
     )
 
     names = objective.names
@@ -364,6 +387,7 @@ def visualize(
         "batch_size": batch_size,
         "jit_compile": bool(jit_compile),
         "mixed_precision": bool(mixed_precision),
+        "replicas": 1 if strategy is None else int(strategy.num_replicas_in_sync),
     }
     live = _LiveRun(parameterization, variables, transparency, steps, names, (low, high))
     for callback in callbacks:
@@ -441,9 +465,12 @@ def visualize(
     return result
 
 
-def _bfloat16(objective: Objective) -> Objective:
-    """The objective on a copy of its model that computes in bfloat16 (weights stay float32),
-    except the layers the objective reads, kept in float32 for exact scores."""
+def _prepared(objective: Objective, bfloat16: bool, strategy: Any) -> Objective:
+    """The objective on a copy of its model when the run needs one: a copy that computes in
+    bfloat16 (weights stay float32; the layers the objective reads stay float32 for exact
+    scores), and/or whose weights are mirrored on the replicas of ``strategy``."""
+    if not bfloat16 and strategy is None:
+        return objective
     import keras
 
     model = objective.model
@@ -451,17 +478,20 @@ def _bfloat16(objective: Objective) -> Objective:
 
     def clone(layer):
         config = layer.get_config()
-        config["dtype"] = "float32" if layer.name in kept else "mixed_bfloat16"
+        if bfloat16:
+            config["dtype"] = "float32" if layer.name in kept else "mixed_bfloat16"
         return layer.__class__.from_config(config)
 
+    reason = "mixed_precision=True" if bfloat16 else "a strategy"
     try:
-        copy = keras.models.clone_model(model, clone_function=clone)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            copy = keras.models.clone_model(model, clone_function=clone)
+            copy.set_weights(model.get_weights())
     except Exception as error:
         raise ValueError(
-            f"Expected a model that keras.models.clone_model can rebuild (for mixed_precision="
-            f"True). Received: model '{model.name}', which failed with: {error}"
+            f"Expected a model that keras.models.clone_model can rebuild (for {reason}). "
+            f"Received: model '{model.name}', which failed with: {error}"
         ) from error
-    copy.set_weights(model.get_weights())
     return Objective(copy, objective.terms)
 
 
@@ -503,6 +533,7 @@ def _make_step(
     lr_schedule: Any,
     batch_size: int | None,
     jit_compile: bool,
+    strategy: Any,
 ):
     low, high = values_range
     n = int(seeds.shape[0])
@@ -510,30 +541,26 @@ def _make_step(
     per_visualization = crops or 1
     visualization = tf.repeat(tf.range(n, dtype=tf.int32), per_visualization)
 
-    def model_gradients(inputs: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """d(sum of per-visualization mean scores)/d(inputs), and the per-image scores.
+    total = n * per_visualization
 
-        ``boxes`` (B, 4) says which region of the canvas each input shows (objectives that
-        compare with a reference image crop the same region of it)."""
-        total = n * per_visualization
-        if batch_size is None or batch_size >= total:
+    def local_gradients(inputs, owners, boxes, weights):
+        """d(sum of weights * scores) / per_visualization / d(inputs), and the scores, in
+        micro-batches of at most ``batch_size`` images.
+
+        ``owners`` says which visualization each input belongs to; ``boxes`` (B, 4) which
+        region of the canvas it shows (objectives that compare with a reference image crop the
+        same region of it); ``weights`` is 1 for real inputs and 0 for padding."""
+        count = int(inputs.shape[0])
+        if batch_size is None or batch_size >= count:
             with tf.GradientTape() as tape:
                 tape.watch(inputs)
-                scores = compiled.scores(inputs, visualization, boxes)
-                loss = tf.reduce_sum(scores) / per_visualization
+                scores = compiled.scores(inputs, owners, boxes)
+                loss = tf.reduce_sum(scores * weights) / per_visualization
             return tape.gradient(loss, inputs), scores
         # the fewest chunks of at most batch_size images, balanced so that padding stays small
-        chunks = math.ceil(total / batch_size)
-        size = math.ceil(total / chunks)
-        padding = chunks * size - total
-        mask = tf.ones([total])
-        if padding:
-            inputs = tf.pad(inputs, [[0, padding], [0, 0], [0, 0], [0, 0]])
-            owners = tf.pad(visualization, [[0, padding]])
-            boxes = tf.pad(boxes, [[0, padding], [0, 0]])
-            mask = tf.pad(mask, [[0, padding]])
-        else:
-            owners = visualization
+        chunks = math.ceil(count / batch_size)
+        size = math.ceil(count / chunks)
+        inputs, owners, boxes, weights = _pad([inputs, owners, boxes, weights], chunks * size)
         grads = tf.TensorArray(inputs.dtype, size=chunks, element_shape=[size, *inputs.shape[1:]])
         scores = tf.TensorArray(tf.float32, size=chunks, element_shape=[size])
 
@@ -545,7 +572,7 @@ def _make_step(
                 chunk_scores = compiled.scores(
                     chunk, tf.slice(owners, [start], [size]), tf.slice(boxes, [start, 0], [size, 4])
                 )
-                kept = chunk_scores * tf.slice(mask, [start], [size])
+                kept = chunk_scores * tf.slice(weights, [start], [size])
                 loss = tf.reduce_sum(kept) / per_visualization
             grads = grads.write(i, tape.gradient(loss, chunk))
             return i + 1, grads, scores.write(i, chunk_scores)
@@ -557,10 +584,29 @@ def _make_step(
             parallel_iterations=1,
         )
         flat = tf.reshape(grads.stack(), [-1, *inputs.shape[1:]])
-        flat_scores = tf.reshape(scores.stack(), [-1])
-        if padding:
-            flat, flat_scores = flat[:total], flat_scores[:total]
-        return flat, flat_scores
+        return flat[:count], tf.reshape(scores.stack(), [-1])[:count]
+
+    def model_gradients(inputs: tf.Tensor, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The input gradients and scores of the step's crops, on one device or split evenly
+        across the replicas of ``strategy``."""
+        weights = tf.ones([total])
+        if strategy is None:
+            return local_gradients(inputs, visualization, boxes, weights)
+        replicas = int(strategy.num_replicas_in_sync)
+        share = math.ceil(total / replicas)
+        padded = _pad([inputs, visualization, boxes, weights], replicas * share)
+
+        def shares(context):
+            start = context.replica_id_in_sync_group * share
+            return tuple(tensor[start : start + share] for tensor in padded)
+
+        values = strategy.experimental_distribute_values_from_function(shares)
+        outputs = strategy.run(lambda value: local_gradients(*value), args=(values,))
+        grads, scores = (
+            tf.concat(strategy.experimental_local_results(output), axis=0)[:total]
+            for output in outputs
+        )
+        return grads, scores
 
     def update(boxes, noise, rate):
         """Everything but the random draws (XLA draws differ from the default kernels, so
@@ -601,6 +647,17 @@ def _make_step(
         return values, mass, size, scale, rate
 
     return tf.function(step)
+
+
+def _pad(tensors: list[tf.Tensor], length: int) -> list[tf.Tensor]:
+    """Each tensor zero-padded along its first axis to ``length``."""
+    padded = []
+    for tensor in tensors:
+        extra = length - int(tensor.shape[0])
+        if extra:
+            tensor = tf.pad(tensor, [[0, extra]] + [[0, 0]] * (tensor.shape.rank - 1))
+        padded.append(tensor)
+    return padded
 
 
 @contextlib.contextmanager

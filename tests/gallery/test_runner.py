@@ -199,3 +199,19 @@ def test_a_non_finite_run_is_skipped_and_out_of_memory_stops(
     failures.clear()
     assert gallery(*argv, "--quiet") == 0
     assert recorded_runs(site) == [ALL[0:2], ALL[4:6], ALL[2:4]]
+
+
+def test_a_mirrored_run_gives_the_same_pictures(site_copy, model_path, gallery, recorded_entries):
+    hashes = {key: entry["hash"] for key, entry in recorded_entries(site_copy).items()}
+    before = {
+        key: _pixels(site_copy, entry["files"]["image"]).astype(int)
+        for key, entry in recorded_entries(site_copy).items()
+    }
+    argv = ["--model", model_path, "--classes", "0-1", *FAST, "--batch", "2", "--mirrored"]
+    assert gallery(*argv, "--force", "--out", str(site_copy), "--quiet") == 0
+    after = recorded_entries(site_copy)
+    for key in ALL[:2]:
+        assert np.abs(_pixels(site_copy, after[key]["files"]["image"]) - before[key]).max() <= 1
+        assert after[key]["hash"] == hashes[key]  # the same item: a later plain run keeps it
+    manifests = sorted((site_copy / "manifests").glob("*.json"))
+    assert "--mirrored" in json.loads(manifests[-1].read_text())["command"]

@@ -129,3 +129,18 @@ def test_a_layer_that_ignores_the_image_is_reported_even_in_a_one_step_run():
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="conv")(constant))
     with pytest.warns(RuntimeWarning, match="may not depend on the input"):
         xmaco.maco(Objective.channel(model, "conv", 1), steps=1, **SETTINGS)
+
+
+def test_mixed_precision_holds_activations_beyond_the_float16_range():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    loud = keras.layers.Rescaling(1e6, name="loud")(inputs)  # float16 stops at 65504
+    features = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(loud)
+    objective = Objective.channel(keras.Model(inputs, features), "conv", 0)
+    settings = dict(steps=3, crops=2, image_size=32, seed=0, verbose=False)
+    exact = xmaco.maco(objective, **settings)
+    mixed = xmaco.maco(objective, mixed_precision=True, **settings)
+    assert np.abs(exact.history).max() > 65504
+    assert np.isfinite(mixed.history).all() and np.isfinite(mixed.images).all()
+    assert np.isfinite(mixed.transparency).all() and mixed.transparency.sum() > 0
+    np.testing.assert_allclose(mixed.history, exact.history, rtol=0.05)

@@ -169,6 +169,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--jit", action="store_true", help="compile the step with XLA")
     parser.add_argument(
+        "--mirrored",
+        action="store_true",
+        help="split every step's crops across all GPUs of this host "
+        "(tf.distribute.MirroredStrategy; same images as one device)",
+    )
+    parser.add_argument(
         "--shard",
         type=_shard,
         metavar="I/N",
@@ -269,6 +275,7 @@ def _generate(args: argparse.Namespace, settings: Settings, log: Any) -> Summary
         force=args.force,
         batch_size=args.batch_size,
         jit_compile=args.jit,
+        strategy=_strategy(args.mirrored),
         command=_command(args),
         log=log,
     )
@@ -305,6 +312,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_ERROR
 
 
+def _strategy(mirrored: bool) -> Any:
+    """``tf.distribute.MirroredStrategy()`` over this host's GPUs (its CPU when it has none)."""
+    if not mirrored:
+        return None
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy()
+
+
 def _command(args: argparse.Namespace) -> str:
     """The command line, without ``--out``: a copied or moved site keeps the same record."""
     words = ["xmaco", "gallery", "--model", args.model]
@@ -322,6 +338,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--batch-size", str(args.batch_size)]
     if args.jit:
         words.append("--jit")
+    if args.mirrored:
+        words.append("--mirrored")
     if args.shard is not None:
         words += ["--shard", f"{args.shard[0]}/{args.shard[1]}"]
     return shlex.join(words)

@@ -225,6 +225,7 @@ def generate(
     force: bool = False,
     batch_size: int | None = None,
     jit_compile: bool = False,
+    strategy: Any = None,
     command: str = "",
     log: Callable[[str], None] | None = None,
 ) -> Summary:
@@ -251,6 +252,10 @@ def generate(
         Images per model call inside a run (micro-batches bound the memory; same images).
     jit_compile
         Compile the step with XLA.
+    strategy
+        A ``tf.distribute.Strategy`` (e.g. ``tf.distribute.MirroredStrategy()`` for the GPUs of
+        this host): every step's crops are split across its replicas (see :func:`xmaco.maco`).
+        The images are the same as on one device, so finished items stay valid.
     command
         The command line, recorded in the manifest.
     log
@@ -320,7 +325,7 @@ def generate(
         for run in batches(pending, batch):
             start = time.perf_counter()
             try:
-                result = _visualize(model, run, shown, settings, batch_size, jit_compile)
+                result = _visualize(model, run, shown, settings, batch_size, jit_compile, strategy)
             except xmaco.NonFiniteError as error:
                 failed += [item.key for item in run]
                 say(f"skipped {_span(run)}: {error}")
@@ -411,6 +416,7 @@ def _visualize(
     settings: Settings,
     batch_size: int | None,
     jit_compile: bool,
+    strategy: Any,
 ) -> Any:
     import xmaco
 
@@ -432,6 +438,7 @@ def _visualize(
         seed=settings.seed + first.index,
         batch_size=batch_size,
         jit_compile=jit_compile,
+        strategy=strategy,
         verbose=False,
     )
 
