@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import math
 import os
 import shutil
@@ -183,6 +184,26 @@ def test_logits_match_numpy(model, state):
 
 def test_grace_hopper_is_in_military_uniform(model):
     assert top5(model, photo(GRACE_HOPPER))[0] == MILITARY_UNIFORM
+
+
+# Two more photographs, from scikit-image's bundled sample data (a test-only dependency).
+DOMESTIC_CATS = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+COFFEE = {504, 967, 968}  # coffee mug, espresso, cup
+
+
+def _skimage_photo(name: str) -> Path:
+    return Path(str(importlib.resources.files("skimage") / "data" / name))
+
+
+def test_chelsea_is_a_domestic_cat(model):
+    top = top5(model, photo(_skimage_photo("chelsea.png")))
+    assert set(top[:3]) <= DOMESTIC_CATS, top
+
+
+def test_a_cup_of_coffee_is_espresso_or_a_cup(model):
+    top = top5(model, photo(_skimage_photo("coffee.png")))
+    assert set(top[:2]) <= COFFEE, top
+    assert top5(model, photo(_skimage_photo("coffee.png"), flip=True))[0] in COFFEE
 
 
 def test_prediction_survives_a_mirror_and_a_crop(model):
