@@ -254,7 +254,7 @@ def _pieces_section(pieces: dict[str, Any], step: dict[str, Any] | None) -> list
     total = 0.0
     for name, values in pieces["fractions"].items():
         mid = _median_iqr(values)
-        if not name.startswith("model"):
+        if not name.startswith("model") and "(before)" not in name:
             total += mid[0]
         lines.append(f"| {name} | {_fmt(mid, 3)} |")
     lines.append(f"| **all non-model pieces** | **{total:.3f}** |")

@@ -272,6 +272,14 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
         return noise_field(seeds, step, [crops, side, side, 3], 0.08)
 
     @tf.function
+    def noise_two_draws():
+        # the formulation before the level table: one normal and one uniform draw per value
+        shape = [crops, side, side, 3]
+        gauss = tf.random.stateless_normal(shape, seed=[0, 7], alg="philox")
+        uniform = tf.random.stateless_uniform(shape, [0, 8], -0.5, 0.5, alg="philox")
+        return 0.08 * (gauss + uniform)
+
+    @tf.function
     def boxes_draw():
         return sample_boxes(seeds, step, crops, 0.3, (canvas, canvas))
 
@@ -295,6 +303,7 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
         "image formation (forward + backward)": image_formation,
         "crops (crop_and_resize forward + backward)": crops_and_resize,
         "noise": noise,
+        "noise, as a normal + a uniform draw (before)": noise_two_draws,
         "crop boxes": boxes_draw,
         "optimizer (Nadam)": optimizer_update,
         "transparency": transparency_sum,
