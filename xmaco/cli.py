@@ -63,8 +63,9 @@ FULL_SETTINGS = {"steps": 256, "crops": 32, "image_size": 512}
 DEMO_SEED = 0
 # The crops shrink from half the canvas side to a fifth, not to 0.05 as in the reference: the
 # last steps then refine whole objects, at the scale the contact sheet judges them (the central
-# half), rather than small details. With 0.5 -> 0.05 the same demo run scored 0 of 5 top-1 on
-# the central half; with 0.5 -> 0.2, 5 of 5 (README, "Settings and timings").
+# half), rather than small details. At the reference steps, crops and canvas (--full), 0.5 ->
+# 0.2 gave 5 of 5 top-1 on the central half and 0.5 -> 0.05 gave 3 of 5 (README, "Settings
+# and timings").
 DEMO_CROP_SIDE = (0.5, 0.2)
 
 _METHODS = {"maco": xmaco.maco, "fourier": xmaco.fourier, "pixel": xmaco.pixel}
