@@ -189,11 +189,13 @@ Quality runs are deterministic given their seed and are cached in `bench/results
 def _machine_text(machine: dict[str, Any]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     load = machine.get("load_average")
-    load_text = f"; load average at the start {load[0]:.1f}" if load else ""
+    load_text = ""
+    if load:
+        busy = "other jobs were running" if load[0] > machine["cores"] / 2 else "a quiet machine"
+        load_text = f"; 1-minute load average at the start {load[0]:.1f} ({busy})"
     return (
         f"Measured on {machine['cpu']}, {machine['cores']} cores, no GPU, Python "
-        f"{machine['python']}, {versions}, {machine['date']}{load_text} (the machine was "
-        "shared with other jobs: see the method above)."
+        f"{machine['python']}, {versions}, {machine['date']}{load_text}."
     )
 
 
