@@ -139,7 +139,8 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> None:
     quality = _load(results, "quality")
     if quality:
         sheet = docs.parent / "images" / "benchmarks_quality.png"
-        drawn = _contact_sheet(quality, thumbnails, sheet)
+        # Without the thumbnails (a fresh clone), the committed sheet stays as it is.
+        drawn = _contact_sheet(quality, thumbnails, sheet) or sheet.exists()
         parts += _quality_section(quality, sheet.relative_to(docs.parent) if drawn else None)
     parts += [_GPU, _REPRODUCE]
     docs.parent.mkdir(parents=True, exist_ok=True)
@@ -353,10 +354,78 @@ def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
             f"{np.median(probabilities):.3f} ({min(probabilities):.3f}-"
             f"{max(probabilities):.3f}) | {top1}/{len(scores)} | {top5}/{len(scores)} |"
         )
+    verdicts = quality_verdicts(quality)
+    if verdicts:
+        lines += [
+            "",
+            f"**Against the reference** ({REFERENCE_RUN}): a setting with at most half its "
+            "model evaluations reaches its quality when, over the same classes, it has at least "
+            "as many top-1 pictures and a median target logit and median probability at least "
+            'as high. The `fast` preset (`xmaco.maco(preset="fast")`, the default of '
+            "`xmaco visualize`) must be such a setting.",
+            "",
+            "| setting | model evaluations | top-1 | logit, median | probability, median | "
+            "reaches the reference |",
+            "|---|---|---|---|---|---|",
+        ]
+        for verdict in verdicts:
+            lines.append(
+                f"| {verdict['name']} | {verdict['fraction']:.2f} of the reference | "
+                f"{verdict['top1']} vs {verdict['reference_top1']} | "
+                f"{verdict['logit']:.2f} vs {verdict['reference_logit']:.2f} | "
+                f"{verdict['probability']:.3f} vs {verdict['reference_probability']:.3f} | "
+                f"{'yes' if verdict['holds'] else 'no'} |"
+            )
     if sheet is not None:
         lines += ["", f"![The pictures of the quality runs]({sheet.as_posix()})"]
-    lines += ["", "Reproduce: `python bench/run.py --sections quality`.", ""]
+    lines += ["", "Reproduce: `python bench/run.py --sections quality --candidates`.", ""]
     return lines
+
+
+#: The run every cheaper xmaco setting is judged against: the MACO reference setting.
+REFERENCE_RUN = "xmaco, 256 steps"
+
+
+def quality_verdicts(quality: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each xmaco run with at most half the model evaluations of :data:`REFERENCE_RUN`:
+    its top-1 count, median logit and median probability next to the reference's, and
+    whether all three are at least as good (``holds``). Empty without the reference."""
+    runs = quality["runs"]
+    reference = runs.get(REFERENCE_RUN)
+    if reference is None or "error" in reference:
+        return []
+
+    def summary(run: dict[str, Any]) -> tuple[int, float, float]:
+        scores = run["scores"]
+        return (
+            sum(s["rank"] == 1 for s in scores),
+            float(np.median([s["logit"] for s in scores])),
+            float(np.median([s["probability"] for s in scores])),
+        )
+
+    top1_ref, logit_ref, probability_ref = summary(reference)
+    verdicts = []
+    for name, run in runs.items():
+        if "error" in run or name.startswith("xplique") or name == REFERENCE_RUN:
+            continue
+        fraction = run["model_evaluations"] / reference["model_evaluations"]
+        if fraction > 0.5:
+            continue
+        top1, logit, probability = summary(run)
+        verdicts.append(
+            {
+                "name": name,
+                "fraction": fraction,
+                "top1": top1,
+                "logit": logit,
+                "probability": probability,
+                "reference_top1": top1_ref,
+                "reference_logit": logit_ref,
+                "reference_probability": probability_ref,
+                "holds": top1 >= top1_ref and logit >= logit_ref and probability >= probability_ref,
+            }
+        )
+    return verdicts
 
 
 def _contact_sheet(quality: dict[str, Any], thumbnails: Path, path: Path) -> bool:

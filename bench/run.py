@@ -42,21 +42,39 @@ QUALITY_CLASSES = (1, 94, 130, 327, 949, 980)
 QUALITY_STEPS = (64, 128, 256)
 
 
-def fast_preset_keywords() -> dict[str, Any]:
-    """The keywords of xmaco's ``fast`` preset, or {} before it exists (then not measured)."""
-    try:
-        from xmaco.engine import PRESETS
-    except ImportError:
-        return {}
-    return dict(PRESETS.get("fast", {}))
+def preset_keywords(name: str) -> dict[str, Any]:
+    """An xmaco preset (:mod:`xmaco.presets`) spelled out as quality-run keywords, so that a
+    preset equal to a candidate shares its cached run (``preset=`` is the same images, a test
+    says so)."""
+    from xmaco.presets import get
+
+    preset = get(name)
+    return {
+        "steps": preset.steps,
+        "crops": preset.crops,
+        "crop_size": {"linear": list(preset.crop_side)},
+    }
 
 
 # ------------------------------------------------------------------------------ the plans
 #: Settings tried for the ``fast`` preset (``--candidates``): each at most half the model
 #: evaluations of the reference (256 steps x 32 crops).
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "256 steps x 16 crops": {"steps": 256, "crops": 16},
-    "128 steps x 16 crops": {"steps": 128, "crops": 16},
+    "256 steps x 16 crops, side 0.5->0.2": {
+        "steps": 256,
+        "crops": 16,
+        "crop_size": {"linear": [0.5, 0.2]},
+    },
+    "128 steps x 32 crops, side 0.5->0.2": {
+        "steps": 128,
+        "crops": 32,
+        "crop_size": {"linear": [0.5, 0.2]},
+    },
+    "128 steps x 16 crops, side 0.5->0.2": {
+        "steps": 128,
+        "crops": 16,
+        "crop_size": {"linear": [0.5, 0.2]},
+    },
 }
 
 
@@ -138,13 +156,12 @@ def plan(section: str, smoke: bool, model: str, candidates: bool = False) -> dic
             f"xplique, {steps} steps": {"contender": "xplique", "steps": steps, "crops": 32}
             for steps in reversed(steps_list)
         }
-        runs = xmaco_runs | xplique_runs
-        fast = fast_preset_keywords()
-        if fast:
-            runs["xmaco, preset fast"] = _xmaco_run(fast, smoke)
+        runs = dict(xmaco_runs)
+        runs["xmaco, preset fast"] = _xmaco_run(preset_keywords("fast"), smoke)
         if candidates:
             for name, keywords in CANDIDATES.items():
                 runs[f"candidate: {name}"] = _xmaco_run(keywords, smoke)
+        runs |= xplique_runs
         classes = QUALITY_CLASSES[:2] if smoke else QUALITY_CLASSES
         if model == "tiny":
             classes = (1, 2)
@@ -220,9 +237,10 @@ def run_quality(args) -> dict[str, Any]:
     suite resumes; ``--fresh`` recomputes them."""
     settings = plan("quality", args.smoke, args.model, args.candidates)
     cache = RESULTS / "quality"
-    thumbnails = HERE / "thumbnails"
+    # Thumbnails are not committed (bench/.gitignore); the contact sheet drawn from them is.
+    thumbnails = cache / "thumbnails"
     cache.mkdir(parents=True, exist_ok=True)
-    thumbnails.mkdir(exist_ok=True)
+    thumbnails.mkdir(parents=True, exist_ok=True)
     runs = {}
     for name, run in settings["runs"].items():
         task = {
@@ -354,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     from report import write_report
 
     docs = args.docs or (RESULTS / "benchmarks.md" if args.smoke else DOCS)
-    write_report(RESULTS, docs, HERE / "thumbnails")
+    write_report(RESULTS, docs, RESULTS / "quality" / "thumbnails")
     _log(f"wrote {docs}")
     return 0
 

@@ -71,3 +71,33 @@ def test_failed_settings_are_reported_not_fatal():
     stats = report.contender_stats([{"round": 0, "error": "exit 1: out of memory"}])
     assert stats["errors"] == ["exit 1: out of memory"] and stats["steps"] == 0
     assert report._fmt(stats["seconds"]) == "n/a"
+
+
+def _quality_run(evaluations, ranks, logits, probabilities):
+    scores = [
+        {"class": c, "rank": r, "logit": lo, "probability": p}
+        for c, (r, lo, p) in enumerate(zip(ranks, logits, probabilities, strict=True))
+    ]
+    return {"model_evaluations": evaluations, "scores": scores}
+
+
+def test_a_cheaper_setting_must_match_the_reference_on_every_measure():
+    reference = _quality_run(8192, [1, 1, 3], [9.0, 8.0, 3.0], [0.6, 0.5, 0.1])
+    quality = {
+        "runs": {
+            report.REFERENCE_RUN: reference,
+            "as good": _quality_run(4096, [1, 1, 2], [9.5, 8.0, 2.0], [0.7, 0.5, 0.2]),
+            "fewer top-1": _quality_run(4096, [1, 2, 2], [9.5, 8.5, 9.0], [0.7, 0.6, 0.9]),
+            "lower logit": _quality_run(2048, [1, 1, 1], [7.0, 7.9, 9.0], [0.7, 0.6, 0.9]),
+            "too costly": _quality_run(6000, [1, 1, 1], [9.5, 9.0, 9.0], [0.9, 0.9, 0.9]),
+            "xplique, 64 steps": _quality_run(2048, [1, 1, 1], [9.5, 9.0, 9.0], [0.9, 0.9, 0.9]),
+            "failed": {"error": "exit 1"},
+        }
+    }
+    verdicts = {v["name"]: v for v in report.quality_verdicts(quality)}
+    assert set(verdicts) == {"as good", "fewer top-1", "lower logit"}
+    assert verdicts["as good"]["holds"] and verdicts["as good"]["fraction"] == 0.5
+    assert not verdicts["fewer top-1"]["holds"] and not verdicts["lower logit"]["holds"]
+    assert verdicts["lower logit"]["reference_logit"] == 8.0
+    del quality["runs"][report.REFERENCE_RUN]
+    assert report.quality_verdicts(quality) == []

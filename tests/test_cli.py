@@ -85,6 +85,30 @@ def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, ta
     assert "classes" not in result.config
 
 
+@pytest.mark.parametrize(
+    ("options", "steps", "crops", "side"),
+    [
+        ("", 2, 32, (0.5, 0.2)),  # the default preset, fast, with --steps 2
+        ("--preset reference", 2, 32, (0.5, 0.05)),
+        ("--preset fast --crops 3", 2, 3, (0.5, 0.2)),
+    ],
+)
+def test_visualize_takes_its_defaults_from_the_preset(
+    capsys, tmp_path, saved_model, options, steps, crops, side
+):
+    code, _, stderr = run(
+        capsys,
+        f"visualize --model {saved_model} --class 1 --steps 2 --image-size 32 --seed 0 "
+        f"--out {tmp_path} {options}",
+    )
+    assert code == 0, stderr
+    config = Result.load(tmp_path / "xmaco").config
+    assert config["preset"] == (options.split()[1] if options else cli.DEFAULT_PRESET)
+    assert (config["steps"], config["crops"]) == (steps, crops)
+    crop_size = config["crop_size"]
+    assert (crop_size["start"], crop_size["end"], crop_size["steps"]) == (*side, steps)
+
+
 def test_a_model_of_any_input_size_needs_model_input_size(capsys, tmp_path):
     inputs = keras.Input((None, None, 3))
     features = keras.layers.Conv2D(4, 3, name="conv")(inputs)
@@ -176,6 +200,7 @@ def test_ctrl_c_before_the_run_exits_130(capsys, tmp_path, monkeypatch):
         ("--method cppn --class 1", "invalid choice"),
         ("--class 1 --prefix a/b", "argument --prefix: expected a file name prefix"),
         ("--class 1 --prefix ''", "received prefix=''"),
+        ("--class 1 --preset fats", "argument --preset: invalid choice: 'fats'"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(capsys, tmp_path, saved_model, arguments, expected):

@@ -16,7 +16,15 @@ from ._startup import import_tensorflow
 
 import_tensorflow()
 
-from . import callbacks, color, parameterizations, schedules, spectrum, transforms  # noqa: E402
+from . import (  # noqa: E402
+    callbacks,
+    color,
+    parameterizations,
+    presets,
+    schedules,
+    spectrum,
+    transforms,
+)
 from .engine import fourier, maco, pixel, visualize  # noqa: E402
 from .errors import NonFiniteError, OutOfMemoryError  # noqa: E402
 from .inversion import invert  # noqa: E402
@@ -38,6 +46,7 @@ __all__ = [
     "callbacks",
     "color",
     "parameterizations",
+    "presets",
     "schedules",
     "spectrum",
     "transforms",

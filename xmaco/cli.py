@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 import xmaco
-from xmaco import schedules, zoo
+from xmaco import presets, schedules, zoo
 from xmaco.concepts_cli import add_concepts_command
 from xmaco.errors import NonFiniteError, OutOfMemoryError
 from xmaco.evaluate import Recognition, recognise
@@ -58,6 +58,9 @@ EMBEDDED = "efficientnet_lite0"
 DEMO_CLASSES = (1, 84, 130, 327, 949)
 # Sized to finish in about three minutes on a 2-core CPU (see README, "Settings and timings").
 DEMO_SETTINGS = {"steps": 128, "crops": 6, "image_size": 256}
+# The preset of ``xmaco visualize``: half the model evaluations of the reference, for pictures
+# as recognisable (docs/benchmarks.md, section 5).
+DEFAULT_PRESET = "fast"
 # The MACO reference setting (Xplique's defaults).
 FULL_SETTINGS = {"steps": 256, "crops": 32, "image_size": 512}
 DEMO_SEED = 0
@@ -207,14 +210,27 @@ def build_parser() -> argparse.ArgumentParser:
             "spectrum) or pixel (default: %(default)s)"
         ),
     )
-    _add_run_options(visualize, FULL_SETTINGS, seed_default=None)
+    visualize.add_argument(
+        "--preset",
+        choices=list(presets.PRESETS),
+        default=DEFAULT_PRESET,
+        help="steps, crops and crop schedule: "
+        + "; ".join(f"{p.name}: {p.summary}" for p in presets.PRESETS.values())
+        + " (default: %(default)s; --steps, --crops and --crop-size override its values)",
+    )
+    _add_run_options(
+        visualize,
+        {"image_size": FULL_SETTINGS["image_size"]},
+        seed_default=None,
+        unset=" (default: the preset's)",
+    )
     visualize.add_argument(
         "--crop-size",
         type=_fraction,
         metavar="F",
         help=(
-            "fixed crop side as a fraction of the canvas, in (0, 1]; default: shrinking "
-            "linearly from 0.5 to 0.05 over the run"
+            "fixed crop side as a fraction of the canvas, in (0, 1]; default: the preset's "
+            "schedule, shrinking linearly over the run"
         ),
     )
     visualize.add_argument(
@@ -285,17 +301,20 @@ def _add_output_options(parser: argparse.ArgumentParser, default_out: str) -> No
 
 
 def _add_run_options(
-    parser: argparse.ArgumentParser, defaults: dict[str, int] | None, seed_default: int | None
+    parser: argparse.ArgumentParser,
+    defaults: dict[str, int] | None,
+    seed_default: int | None,
+    unset: str = " (default: demo setting, or the reference with --full)",
 ) -> None:
-    """--steps, --crops, --image-size, --seed, --batch-size; ``defaults=None`` (the demo) leaves
-    them unset so that the demo's own settings apply."""
+    """--steps, --crops, --image-size, --seed, --batch-size; those missing from ``defaults``
+    are left unset (None), for the command to fill in; ``unset`` says how, in their help."""
     defaults = defaults or {}
     parser.add_argument(
         "--steps",
         type=_positive,
         default=defaults.get("steps"),
         metavar="N",
-        help="optimisation steps" + _default_text(defaults.get("steps")),
+        help="optimisation steps" + _default_text(defaults.get("steps"), unset),
     )
     parser.add_argument(
         "--crops",
@@ -303,14 +322,15 @@ def _add_run_options(
         default=defaults.get("crops"),
         metavar="N",
         help="random crops per step and visualization, each resized to the model input"
-        + _default_text(defaults.get("crops")),
+        + _default_text(defaults.get("crops"), unset),
     )
     parser.add_argument(
         "--image-size",
         type=_positive,
         default=defaults.get("image_size"),
         metavar="PX",
-        help="side of the square canvas in pixels" + _default_text(defaults.get("image_size")),
+        help="side of the square canvas in pixels"
+        + _default_text(defaults.get("image_size"), unset),
     )
     parser.add_argument(
         "--seed",
@@ -329,16 +349,12 @@ def _add_run_options(
         type=_positive,
         metavar="N",
         help="images per model call (micro-batches bound the memory; same result); default: "
-        "all crops of a step at once",
+        "chosen for the device (4 on CPU, all crops of a step on GPU)",
     )
 
 
-def _default_text(value: int | None) -> str:
-    return (
-        " (default: demo setting, or the reference with --full)"
-        if value is None
-        else (f" (default: {value})")
-    )
+def _default_text(value: int | None, unset: str) -> str:
+    return unset if value is None else f" (default: {value})"
 
 
 def _settings_text(settings: dict[str, int]) -> str:
@@ -495,11 +511,15 @@ def _visualize(args: argparse.Namespace) -> int:
         objective = xmaco.Objective.neuron(model, args.layer, args.neurons)
     else:
         objective = xmaco.Objective.layer(model, args.layer)
+    preset = presets.get(args.preset)
+    steps, crops, crop_size = preset.apply(
+        args.steps, presets.FROM_PRESET if args.crops is None else args.crops, args.crop_size
+    )
     settings = {
-        "steps": args.steps,
-        "crops": args.crops,
+        "steps": steps,
+        "crops": crops,
         "image_size": args.image_size,
-        "crop_size": args.crop_size,
+        "crop_size": crop_size,
         "noise": args.noise,
         "values_range": args.values_range,
         "seed": args.seed,
@@ -507,6 +527,8 @@ def _visualize(args: argparse.Namespace) -> int:
         "jit_compile": args.jit,
         "model_input_size": args.model_input_size,
     }
+    if args.method == "maco":
+        settings["preset"] = preset.name
     outcome = _run(_METHODS[args.method], objective, settings, classes, args.quiet)
     written = save_result(out, outcome.result, prefix=args.prefix)
     if not args.quiet:

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from . import schedules
+from . import presets, schedules
 from .callbacks import Callback, ProgressBar, as_list
 from .errors import NonFiniteError, OutOfMemoryError
 from .objectives import CompiledObjective, Objective
 from .parameterizations import Fourier, Maco, Parameterization, Pixel
+from .presets import FROM_PRESET
 from .result import Result
 from .transforms import MIN_CROP, crop, noise_field, sample_boxes
 
@@ -38,8 +39,8 @@ _ZERO_GRADIENT_STEPS = 3
 
 def maco(
     objective: Objective,
-    steps: int = 256,
-    crops: int | None = 32,
+    steps: int | None = None,
+    crops: int | None = FROM_PRESET,
     image_size: int | tuple[int, int] = 512,
     crop_size: Any = None,
     noise: Any = 0.08,
@@ -55,6 +56,7 @@ def maco(
     verbose: bool | None = None,
     mixed_precision: bool = False,
     strategy: Any = None,
+    preset: str = "reference",
 ) -> Result:
     """Visualize ``objective`` with MACO: optimise only the phase of a fixed-magnitude spectrum.
 
@@ -64,16 +66,17 @@ def maco(
         What to maximise (:class:`xmaco.Objective`); a batch objective gives a batch of
         visualizations optimised together.
     steps
-        Number of optimisation steps (>= 1).
+        Number of optimisation steps (>= 1). None: the preset's (256 for ``"reference"``).
     crops
         Random crops of the canvas per step and visualization, resized to the model input;
-        ``None`` feeds the whole canvas once per step (no crops).
+        ``None`` feeds the whole canvas once per step (no crops). Default: the preset's (32).
     image_size
         Canvas size, an int or (height, width).
     crop_size
         Crop side as a fraction of the canvas' shorter side, in (0, 1]: a number or a schedule
-        (a callable of the step). ``None``: ``schedules.linear(0.5, 0.05, steps)``. Each crop is
-        jittered by N(0, 0.05) and kept inside the canvas.
+        (a callable of the step). ``None``: the preset's, shrinking linearly over the run
+        (``schedules.linear(0.5, 0.05, steps)`` for ``"reference"``). Each crop is jittered by
+        N(0, 0.05) and kept inside the canvas.
     noise
         Scale ``s`` of the noise ``N(0, s) + U(-s/2, s/2)`` added to every crop, in units of
         the half-width of ``values_range`` (so 0.08 means 0.08 for a (-1, 1) model); a number
@@ -118,6 +121,11 @@ def maco(
         mirrored weights) on its share, and the replicas' gradients come back to the canvas'
         device, where one backward pass through the image formation sums them into the phase
         gradient. Same images as one device, up to rounding. None: the current device.
+    preset
+        Named defaults of ``steps``, ``crops`` and ``crop_size`` (:mod:`xmaco.presets`):
+        ``"reference"``, the MACO paper's setting, or ``"fast"``, half of its model
+        evaluations for pictures as recognisable (docs/benchmarks.md). Keywords given
+        explicitly win; ``Result.config["preset"]`` records the name.
 
     Returns
     -------
@@ -135,7 +143,12 @@ def maco(
     >>> result.images.shape, result.history.shape
     ((1, 64, 64, 3), (4, 1))
     """
-    return visualize(objective, Maco(spectrum), **_keywords(locals(), exclude=("spectrum",)))
+    chosen = presets.get(preset)
+    steps, crops, crop_size = chosen.apply(steps, crops, crop_size)
+    keywords = _keywords(locals(), exclude=("spectrum", "preset", "chosen"))
+    result = visualize(objective, Maco(spectrum), **keywords)
+    result.config["preset"] = chosen.name
+    return result
 
 
 def fourier(

@@ -165,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         metavar="N",
         help="images per model call inside a run (micro-batches bound the memory; same "
-        "images); default: all crops of a step at once",
+        "images); default: chosen for the device (4 on CPU, all crops of a step on GPU)",
     )
     parser.add_argument("--jit", action="store_true", help="compile the step with XLA")
     parser.add_argument(

@@ -1,0 +1,56 @@
+import inspect
+
+import numpy as np
+import pytest
+
+import xmaco
+from xmaco import presets, schedules
+
+
+def test_fast_needs_at_most_half_the_model_evaluations_of_the_reference():
+    fast, reference = presets.get("fast"), presets.get("reference")
+    assert 2 * fast.model_evaluations <= reference.model_evaluations
+    assert (reference.steps, reference.crops, reference.crop_side) == (256, 32, (0.5, 0.05))
+
+
+def test_unknown_presets_name_the_parameter_and_the_close_match():
+    with pytest.raises(
+        ValueError, match=r"Expected preset to be one of 'reference', 'fast'"
+    ) as info:
+        presets.get("fats")
+    assert "Received: preset='fats'. Did you mean 'fast'?" in str(info.value)
+    with pytest.raises(ValueError, match="preset=None"):
+        presets.get(None)
+
+
+def test_the_signature_says_where_the_defaults_come_from():
+    signature = inspect.signature(xmaco.maco)
+    assert signature.parameters["crops"].default is presets.FROM_PRESET
+    assert "crops: 'int | None' = <from preset>" in str(signature)
+    assert signature.parameters["preset"].default == "reference"
+
+
+def test_a_preset_fills_in_what_the_caller_left_out(cnn):
+    objective = xmaco.Objective.neuron(cnn, "logits", 1)
+    run = dict(steps=3, image_size=32, seed=0)
+    fast = xmaco.maco(objective, preset="fast", **run)
+    spelled_out = xmaco.maco(objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), **run)
+    np.testing.assert_array_equal(fast.images, spelled_out.images)
+    assert fast.config["preset"] == "fast" and spelled_out.config["preset"] == "reference"
+    assert fast.config["crop_size"] == spelled_out.config["crop_size"]
+    assert fast.config["crop_size"]["end"] == 0.2 and fast.config["crops"] == 32
+
+    explicit = xmaco.maco(objective, preset="fast", crops=None, crop_size=0.4, **run)
+    assert explicit.config["crops"] is None
+    assert explicit.config["crop_size"] == {"schedule": "constant", "value": 0.4}
+
+
+def test_the_reference_preset_is_the_default(cnn):
+    result = xmaco.maco(xmaco.Objective.neuron(cnn, "logits", 1), steps=2, image_size=32, seed=0)
+    assert result.config["preset"] == "reference" and result.config["crops"] == 32
+    assert result.config["crop_size"] == schedules.linear(0.5, 0.05, 2).describe()
+
+
+def test_a_bad_preset_fails_before_any_work(cnn):
+    with pytest.raises(ValueError, match="Expected preset"):
+        xmaco.maco(xmaco.Objective.neuron(cnn, "logits", 1), preset="quick")

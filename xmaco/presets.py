@@ -1,0 +1,148 @@
+"""Presets: named settings of the steps, the crops and the crop schedule of a MACO run.
+
+``reference`` is the setting of the MACO paper (256 steps, 32 crops per step, crop side
+shrinking from half the canvas to 5%). ``fast`` needs half of its model evaluations: 128
+steps, the crops shrinking to a fifth of the canvas side, so that the last steps shape whole
+objects rather than small details. On the embedded EfficientNet-Lite0, over the six classes
+of ``make bench`` (docs/benchmarks.md, section 5), the model ranked the target first on the
+central half of 6 of 6 ``fast`` pictures (median probability 0.98) against 4 of 6 (0.47)
+for ``reference``. ``xmaco.maco(preset=...)`` and ``xmaco visualize --preset`` read them;
+explicit keywords win over a preset's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import numbers
+from typing import Any
+
+from . import schedules
+
+__all__ = ["Preset", "PRESETS", "FROM_PRESET", "get"]
+
+
+class _FromPreset:
+    """The default of the keywords a preset fills in (shown as such in signatures)."""
+
+    def __repr__(self) -> str:
+        return "<from preset>"
+
+
+#: Default of ``crops`` in :func:`xmaco.maco`: the preset's value (``None`` means no crops).
+FROM_PRESET: Any = _FromPreset()
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Steps, crops per step and crop schedule of a MACO run.
+
+    Parameters
+    ----------
+    name
+        The name ``xmaco.maco(preset=...)`` and the CLI's ``--preset`` take.
+    steps
+        Optimisation steps.
+    crops
+        Random crops per step and visualization.
+    crop_side
+        (start, end): the crop side, as a fraction of the canvas side, shrinks linearly from
+        start to end over the run.
+    summary
+        One line for help texts.
+
+    Example
+    -------
+    >>> preset = get("reference")
+    >>> preset.steps, preset.crops, preset.model_evaluations
+    (256, 32, 8192)
+    >>> round(float(preset.crop_size(preset.steps)(255)), 3)
+    0.05
+    """
+
+    name: str
+    steps: int
+    crops: int
+    crop_side: tuple[float, float]
+    summary: str
+
+    @property
+    def model_evaluations(self) -> int:
+        """Crops the model sees per visualization over the run (steps x crops)."""
+        return self.steps * self.crops
+
+    def crop_size(self, steps: int) -> schedules.linear:
+        """The crop schedule over ``steps`` (a run may override the preset's steps)."""
+        return schedules.linear(*self.crop_side, steps)
+
+    def apply(self, steps: Any, crops: Any, crop_size: Any) -> tuple[Any, Any, Any]:
+        """``(steps, crops, crop_size)`` with the preset's values where the caller gave none
+        (``steps=None``, ``crops=FROM_PRESET``, ``crop_size=None``); the crop schedule spans
+        the steps of the run.
+
+        Example
+        -------
+        >>> steps, crops, crop_size = get("reference").apply(100, FROM_PRESET, None)
+        >>> steps, crops, round(float(crop_size(99)), 3)
+        (100, 32, 0.05)
+        """
+        steps = self.steps if steps is None else steps
+        crops = self.crops if crops is FROM_PRESET else crops
+        counted = isinstance(steps, numbers.Integral) and not isinstance(steps, bool)
+        if crop_size is None and counted and steps >= 1:
+            crop_size = self.crop_size(int(steps))
+        return steps, crops, crop_size
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "steps": self.steps,
+            "crops": self.crops,
+            "crop_side": list(self.crop_side),
+        }
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset(
+            "reference",
+            steps=256,
+            crops=32,
+            crop_side=(0.5, 0.05),
+            summary="the MACO paper's setting: 256 steps x 32 crops, crop side 0.5 to 0.05",
+        ),
+        Preset(
+            "fast",
+            steps=128,
+            crops=32,
+            crop_side=(0.5, 0.2),
+            summary="half the model evaluations: 128 steps x 32 crops, crop side 0.5 to 0.2",
+        ),
+    )
+}
+
+
+def get(name: str | Preset) -> Preset:
+    """The preset called ``name`` (a :class:`Preset` passes through).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the presets.
+
+    Example
+    -------
+    >>> get("fast").name
+    'fast'
+    """
+    if isinstance(name, Preset):
+        return name
+    if isinstance(name, str) and name in PRESETS:
+        return PRESETS[name]
+    close = difflib.get_close_matches(str(name), PRESETS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Expected preset to be one of {', '.join(map(repr, PRESETS))}. "
+        f"Received: preset={name!r}.{hint}"
+    )
