@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
+import shlex
 
 import cv2
 import numpy as np
 import pytest
 
 import xmaco
+from xmaco.cli import main as xmaco_main
 from xmaco.gallery import Settings, generate, load_model
 from xmaco.gallery.cli import main
 
@@ -133,6 +137,18 @@ def test_an_item_equals_its_run_alone_with_its_own_seed(reference_site, model_pa
     # Lossy WebP moves pixels by a few levels; another seed (the next item's) by tens.
     assert np.abs(rgb - in_gallery).mean() < 3
     assert np.abs(rgb - neighbour.astype(np.float32)).mean() > 10
+
+
+def test_the_page_command_makes_the_same_image_alone(reference_site, tmp_path):
+    items = json.loads((reference_site / "manifests" / "all.json").read_text())["items"]
+    page = (reference_site / "items" / "class-0003.html").read_text()
+    command = re.search(r"<pre><code>(xmaco visualize .*?)</code></pre>", page).group(1)
+    words = shlex.split(html.unescape(command))
+    assert xmaco_main([*words[1:], "--out", str(tmp_path), "--quiet"]) == 0
+    alone = xmaco.Result.load(tmp_path / "xmaco")
+    rgb = np.rint(255 * alone.images01()[0]).astype(np.float32)
+    in_gallery = _pixels(reference_site, items["class-0003"]["files"]["image"])[..., ::-1]
+    assert np.abs(rgb - in_gallery.astype(np.float32)).mean() < 3  # lossy WebP
 
 
 def test_settings_are_checked_before_any_work(tmp_path, model_path):

@@ -652,7 +652,8 @@ def _visualize_section(entry: dict[str, Any]) -> str:
         if entry["kind"] == "class"
         else ["--layer", entry["layer"], "--channel", str(entry["index"])]
     )
-    words = ["xmaco", "visualize", "--model", settings["model"], *unit]
+    # Galleries run the reference preset; `visualize` defaults to another.
+    words = ["xmaco", "visualize", "--model", settings["model"], *unit, "--preset", "reference"]
     words += [*_common_options(settings), "--seed", str(entry["seed"])]
     return (
         f"<p>Alone, with the item's own seed:</p>\n<pre><code>{_e(shlex.join(words))}</code></pre>"
