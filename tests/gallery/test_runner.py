@@ -74,6 +74,31 @@ def test_changed_settings_invalidate_only_the_affected_items(
         assert restored[key]["files"] == before[key]["files"]
 
 
+def test_a_preset_is_a_setting_of_the_items(
+    site_copy, model_path, gallery, recorded_runs, recorded_entries
+):
+    before = recorded_entries(site_copy)
+    argv = ["--model", model_path, "--classes", "0-1", *FAST, "--batch", "2", "--preset", "fast"]
+    assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
+    assert recorded_runs(site_copy)[3:] == [ALL[0:2]]  # recomputed: another crop schedule
+    after = recorded_entries(site_copy)["class-0001"]
+    assert after["hash"] != before["class-0001"]["hash"]
+    assert after["settings"]["preset"] == "fast" and before["class-0001"]["settings"]["preset"] == (
+        "reference"
+    )
+    assert (
+        after["engine"]["crop_size"]["end"],
+        before["class-0001"]["engine"]["crop_size"]["end"],
+    ) == (
+        0.2,
+        0.05,
+    )
+    page = (site_copy / "items" / "class-0001.html").read_text()
+    assert page.count("--preset fast") == 2  # the gallery command and the one alone
+    # --steps and --crops still win over the preset's values.
+    assert (after["settings"]["steps"], after["settings"]["crops"]) == (2, 2)
+
+
 def test_force_recomputes_the_selected_items(site_copy, model_path, gallery, recorded_runs):
     argv = ["--model", model_path, "--classes", "4-5", *FAST, "--batch", "2", "--force"]
     assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0

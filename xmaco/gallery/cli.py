@@ -9,8 +9,8 @@ Example
 >>> parser = argparse.ArgumentParser(prog="xmaco")
 >>> _ = add_gallery_command(parser.add_subparsers(dest="command"))
 >>> args = parser.parse_args(["gallery", "--classes", "0-99", "--out", "site", "--shard", "1/4"])
->>> args.classes, args.shard, args.steps, args.handler is run_command
-('0-99', (1, 4), 256, True)
+>>> args.classes, args.shard, args.preset, args.steps, args.handler is run_command
+('0-99', (1, 4), 'reference', None, True)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from xmaco import presets
 from xmaco.errors import OutOfMemoryError
 from xmaco.gallery.items import parse_shard
 from xmaco.gallery.runner import Settings, Summary, assemble, generate
@@ -118,14 +119,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="the site folder")
     parser.add_argument(
-        "--steps", type=_positive, default=256, metavar="N", help="steps (default: %(default)s)"
+        "--preset",
+        choices=list(presets.PRESETS),
+        default="reference",
+        help="steps, crops and crop schedule (see 'xmaco visualize --help'); default: "
+        "%(default)s, the MACO paper's setting; fast does half the work",
+    )
+    parser.add_argument(
+        "--steps", type=_positive, metavar="N", help="steps (default: the preset's)"
     )
     parser.add_argument(
         "--crops",
         type=_positive,
-        default=32,
         metavar="N",
-        help="crops per step and visualization (default: %(default)s)",
+        help="crops per step and visualization (default: the preset's)",
     )
     parser.add_argument(
         "--image-size",
@@ -243,6 +250,7 @@ def run_command(args: argparse.Namespace) -> int:
         )
     settings = Settings(
         model=args.model,
+        preset=args.preset,
         steps=args.steps,
         crops=args.crops,
         image_size=args.image_size,
@@ -327,7 +335,11 @@ def _command(args: argparse.Namespace) -> str:
     for option in ("classes", "channels", "layer"):
         if getattr(args, option) is not None:
             words += [f"--{option}", getattr(args, option)]
-    words += ["--steps", str(args.steps), "--crops", str(args.crops)]
+    words += ["--preset", args.preset]
+    if args.steps is not None:
+        words += ["--steps", str(args.steps)]
+    if args.crops is not None:
+        words += ["--crops", str(args.crops)]
     words += ["--image-size", str(args.image_size), "--seed", str(args.seed)]
     if args.values_range is not None:
         words += ["--values-range", *(f"{value:g}" for value in args.values_range)]

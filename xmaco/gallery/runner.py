@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from xmaco import presets
 from xmaco.gallery.items import Item, batches, select, shard
 from xmaco.gallery.manifest import Manifest, finished, manifest_name, read_all, settings_hash
 from xmaco.gallery.site import _duration, remove_stale_temporary_files, write_images, write_site
@@ -53,7 +54,9 @@ class Settings:
     ----------
     model
         A name from ``xmaco.zoo.available()`` or the path of a ``.keras``/``.h5`` file.
-    steps, crops, image_size
+    steps, crops
+        As in :func:`xmaco.maco`; None: the preset's.
+    image_size
         As in :func:`xmaco.maco` (the canvas is square).
     seed
         Base seed: item ``k`` (class or channel ``k``) uses ``seed + k``, whichever items
@@ -62,22 +65,33 @@ class Settings:
         The model's input range; None: the range recorded on catalogue models, else (0, 1).
     spectrum
         None (the natural default) or the path of a ``.npy`` magnitude.
+    preset
+        A name from :data:`xmaco.presets.PRESETS`: the steps, crops and crop schedule (see
+        :func:`xmaco.maco`); ``"reference"``, the MACO paper's, by default.
 
     Example
     -------
     >>> Settings(steps=64, crops=6, image_size=256).seed
     0
+    >>> settings = Settings(preset="fast")
+    >>> settings.steps, settings.crops
+    (128, 32)
     """
 
     model: str = _EMBEDDED
-    steps: int = 256
-    crops: int = 32
+    steps: int | None = None
+    crops: int | None = None
     image_size: int = 512
     seed: int = 0
     values_range: tuple[float, float] | None = None
     spectrum: str | None = None
+    preset: str = "reference"
 
     def __post_init__(self) -> None:
+        chosen = presets.get(self.preset)
+        # Frozen: the preset's values are filled in once, here.
+        object.__setattr__(self, "steps", chosen.steps if self.steps is None else self.steps)
+        object.__setattr__(self, "crops", chosen.crops if self.crops is None else self.crops)
         if not isinstance(self.model, str | os.PathLike) or not str(self.model):
             raise ValueError(
                 "Expected model to be a catalogue name or the path of a .keras or .h5 file. "
@@ -204,6 +218,7 @@ def _identity(settings: Settings, model: Any) -> tuple[dict[str, Any], dict[str,
         "spectrum_sha256": spectrum_sha,
         "noise": NOISE,
         "method": "maco",
+        "preset": settings.preset,
     }
     hashed = dict(shown)
     if model_sha:
@@ -435,6 +450,7 @@ def _visualize(
         noise=NOISE,
         values_range=tuple(shown["values_range"]),
         spectrum=settings.spectrum,
+        preset=settings.preset,
         seed=settings.seed + first.index,
         batch_size=batch_size,
         jit_compile=jit_compile,

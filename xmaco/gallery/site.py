@@ -596,6 +596,7 @@ def _settings_table(entry: dict[str, Any]) -> str:
         ("model", model),
         ("objective", entry["objective"]),
         ("seed", f"{entry['seed']} (base seed {settings['seed']} + index {entry['index']})"),
+        ("preset", settings["preset"]),
         ("steps", str(settings["steps"])),
         ("crops", f"{settings['crops']} per step, resized to {engine['model_input_size']}"),
         ("canvas", f"{size}x{size}"),
@@ -617,6 +618,8 @@ def _settings_table(entry: dict[str, Any]) -> str:
 
 def _common_options(settings: dict[str, Any]) -> list[str]:
     options = [
+        "--preset",
+        settings["preset"],
         "--steps",
         str(settings["steps"]),
         "--crops",
@@ -652,8 +655,7 @@ def _visualize_section(entry: dict[str, Any]) -> str:
         if entry["kind"] == "class"
         else ["--layer", entry["layer"], "--channel", str(entry["index"])]
     )
-    # Galleries run the reference preset; `visualize` defaults to another.
-    words = ["xmaco", "visualize", "--model", settings["model"], *unit, "--preset", "reference"]
+    words = ["xmaco", "visualize", "--model", settings["model"], *unit]
     words += [*_common_options(settings), "--seed", str(entry["seed"])]
     return (
         f"<p>Alone, with the item's own seed:</p>\n<pre><code>{_e(shlex.join(words))}</code></pre>"
