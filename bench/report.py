@@ -170,7 +170,8 @@ No GPU was available when these figures were measured: **no GPU figure was measu
 Keras ResNet50V2, no download; `--sections step,batch,options`) and writes its results next to
 these, in `bench/results/gpu/`. On a GPU, `batch_size=None` means one model call per step
 (micro-batches help the CPU's caches, not a GPU); whether `jit_compile=True` or
-`mixed_precision=True` should become the GPU default is what that script measures."""
+`mixed_precision=True` should become the GPU default is what that script measures.
+"""
 
 _REPRODUCE = """\
 ## Reproducing
@@ -378,7 +379,7 @@ def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
             )
     if sheet is not None:
         lines += ["", f"![The pictures of the quality runs]({sheet.as_posix()})"]
-    lines += ["", "Reproduce: `python bench/run.py --sections quality --candidates`.", ""]
+    lines += ["", "Reproduce: `python bench/run.py --sections quality`.", ""]
     return lines
 
 

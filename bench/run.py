@@ -9,7 +9,8 @@ Sections (``--sections``, all by default):
 - ``batch``: seconds per visualization for N = 1, 4, 16 visualizations in one run.
 - ``options``: micro-batch sizes, ``jit_compile``, ``mixed_precision``; peak memory of each.
 - ``quality``: target logit and probability on the central half after 64/128/256 steps, for
-  xmaco, Xplique and the ``fast`` preset, over six classes.
+  xmaco and Xplique, the ``fast`` preset and the candidates tried for it, over six classes;
+  each is judged against xmaco's reference setting.
 
 Each setting runs in its own process (peak memory per setting). Contenders alternate within
 every round, so that a noisy machine slows all of them alike, and each timed step is followed
@@ -57,8 +58,8 @@ def preset_keywords(name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ the plans
-#: Settings tried for the ``fast`` preset (``--candidates``): each at most half the model
-#: evaluations of the reference (256 steps x 32 crops).
+#: Settings tried for the ``fast`` preset, part of the quality section: each at most half the
+#: model evaluations of the reference (256 steps x 32 crops).
 CANDIDATES: dict[str, dict[str, Any]] = {
     "256 steps x 16 crops, side 0.5->0.2": {
         "steps": 256,
@@ -88,7 +89,7 @@ def _xmaco_run(keywords: dict[str, Any], smoke: bool) -> dict[str, Any]:
     }
 
 
-def plan(section: str, smoke: bool, model: str, candidates: bool = False) -> dict[str, Any]:
+def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
     """The settings, rounds and step counts of one section."""
     timed = 2 if smoke else 5
     if section == "step":
@@ -158,9 +159,8 @@ def plan(section: str, smoke: bool, model: str, candidates: bool = False) -> dic
         }
         runs = dict(xmaco_runs)
         runs["xmaco, preset fast"] = _xmaco_run(preset_keywords("fast"), smoke)
-        if candidates:
-            for name, keywords in CANDIDATES.items():
-                runs[f"candidate: {name}"] = _xmaco_run(keywords, smoke)
+        for name, keywords in CANDIDATES.items():
+            runs[f"candidate: {name}"] = _xmaco_run(keywords, smoke)
         runs |= xplique_runs
         classes = QUALITY_CLASSES[:2] if smoke else QUALITY_CLASSES
         if model == "tiny":
@@ -235,7 +235,7 @@ def run_quality(args) -> dict[str, Any]:
     """One process per (contender, setting), all classes inside; runs are cached by their key
     in ``results/quality/`` (they are deterministic given the seed), so that an interrupted
     suite resumes; ``--fresh`` recomputes them."""
-    settings = plan("quality", args.smoke, args.model, args.candidates)
+    settings = plan("quality", args.smoke, args.model)
     cache = RESULTS / "quality"
     # Thumbnails are not committed (bench/.gitignore); the contact sheet drawn from them is.
     thumbnails = cache / "thumbnails"
@@ -331,9 +331,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="override each section's")
     parser.add_argument("--smoke", action="store_true", help="a tiny model, seconds per section")
     parser.add_argument("--fresh", action="store_true", help="recompute cached quality runs")
-    parser.add_argument(
-        "--candidates", action="store_true", help="quality: also the preset candidates"
-    )
     parser.add_argument("--timeout", type=float, default=4 * 3600.0, help="per process")
     parser.add_argument("--results", type=Path, default=None, help="default: bench/results")
     parser.add_argument("--docs", type=Path, default=None, help="default: docs/benchmarks.md")
