@@ -6,7 +6,8 @@ steps, the crops shrinking to a fifth of the canvas side, so that the last steps
 objects rather than small details. On the embedded EfficientNet-Lite0, over the six classes
 of ``make bench`` (docs/benchmarks.md, section 5), the model ranked the target first on the
 central half of 6 of 6 ``fast`` pictures (median probability 0.98) against 4 of 6 (0.47)
-for ``reference``. ``xmaco.maco(preset=...)`` and ``xmaco visualize --preset`` read them;
+for ``reference``, and 5 of 6 (0.97) for Xplique's ``maco()`` at the same setting.
+``xmaco.maco(preset=...)`` and ``xmaco visualize --preset`` read them;
 explicit keywords win over a preset's values.
 """
 
