@@ -101,7 +101,16 @@ API = [
     pytest.param(
         lambda e: e.run(steps="10"), ValueError, ["steps='10'", "positive integer"], id="steps-text"
     ),
-    pytest.param(lambda e: e.run(steps=None), ValueError, ["steps=None"], id="steps-none"),
+    # maco takes steps=None as the preset's; the other methods have no preset.
+    pytest.param(
+        lambda e: e.run(xmaco.fourier, steps=None), ValueError, ["steps=None"], id="steps-none"
+    ),
+    pytest.param(
+        lambda e: e.run(preset="quick"),
+        ValueError,
+        ["Expected preset to be one of 'reference', 'fast'", "preset='quick'"],
+        id="preset-unknown",
+    ),
     pytest.param(lambda e: e.run(steps=True), ValueError, ["steps=True"], id="steps-bool"),
     pytest.param(
         lambda e: e.run(crops=2.0), ValueError, ["crops=2.0", "positive integer"], id="crops-float"
