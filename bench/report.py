@@ -397,7 +397,7 @@ def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
                     "it from N(0, 1) and standardises it at every step; xmaco draws it uniformly "
                     "in [-pi, pi]) and in the crops (Xplique's may reach outside the canvas, "
                     "which reads as black; xmaco's stay inside). Which difference matters is "
-                    "not measured yet; the `fast` preset must reach both runs.",
+                    "not settled by this suite yet; the `fast` preset must reach both runs.",
                     "",
                 ]
         for verdict in verdicts:
