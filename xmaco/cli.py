@@ -61,8 +61,12 @@ DEMO_SETTINGS = {"steps": 128, "crops": 6, "image_size": 256}
 # The preset of ``xmaco visualize``: half the model evaluations of the reference, for pictures
 # as recognisable (docs/benchmarks.md, section 5).
 DEFAULT_PRESET = "fast"
-# The MACO reference setting (Xplique's defaults).
-FULL_SETTINGS = {"steps": 256, "crops": 32, "image_size": 512}
+# The MACO reference setting (Xplique's defaults): the reference preset on a 512 canvas.
+FULL_SETTINGS = {
+    "steps": presets.PRESETS["reference"].steps,
+    "crops": presets.PRESETS["reference"].crops,
+    "image_size": 512,
+}
 DEMO_SEED = 0
 # The crops shrink from half the canvas side to a fifth, not to 0.05 as in the reference: the
 # last steps then refine whole objects, at the scale the contact sheet judges them (the central
