@@ -142,16 +142,21 @@ def _kernel_crop(canvas, boxes, crops, output_size):
         def gradient(upstream):
             upstream = tf.reshape(upstream, [n, crops, *upstream.shape[1:]])
             per_canvas = tf.reshape(boxes, [n, crops, 4])
-            total = tf.zeros_like(canvas)
-            for k in range(crops):
-                total += tf.raw_ops.CropAndResizeGradImage(
-                    grads=upstream[:, k],
-                    boxes=per_canvas[:, k],
+
+            def add_crop(k, total):
+                return k + 1, total + tf.raw_ops.CropAndResizeGradImage(
+                    grads=tf.gather(upstream, k, axis=1),
+                    boxes=tf.gather(per_canvas, k, axis=1),
                     box_ind=tf.range(n, dtype=tf.int32),
                     image_size=tf.shape(canvas),
                     T=canvas.dtype,
                     method="bilinear",
                 )
+
+            # a loop, not a chain of additions that graph optimisation may regroup and reorder
+            _, total = tf.while_loop(
+                lambda k, _: k < crops, add_crop, [tf.constant(0), tf.zeros_like(canvas)]
+            )
             return total
 
         return cropped, gradient
