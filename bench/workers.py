@@ -93,6 +93,31 @@ def gradient_pass(model, layer: str, unit: int = 1):
     return gradient
 
 
+def gradient_loop(model, layer: str, chunk: int, in_flight: int, unit: int = 1):
+    """A compiled ``inputs -> input gradients`` that runs the bare pass on micro-batches of
+    ``chunk`` inputs, ``in_flight`` of them at a time: the model work of an xmaco step as the
+    engine runs it (a ``tf.while_loop`` with ``parallel_iterations=in_flight``)."""
+    import tensorflow as tf
+
+    gradient = gradient_pass(model, layer, unit)
+
+    @tf.function
+    def loop(inputs):
+        count = int(inputs.shape[0]) // chunk
+        grads = tf.TensorArray(inputs.dtype, size=count, element_shape=[chunk, *inputs.shape[1:]])
+
+        def body(i, grads):
+            part = tf.slice(inputs, [i * chunk, 0, 0, 0], [chunk, -1, -1, -1])
+            return i + 1, grads.write(i, gradient(part))
+
+        _, grads = tf.while_loop(
+            lambda i, _: i < count, body, [tf.constant(0), grads], parallel_iterations=in_flight
+        )
+        return grads.concat()
+
+    return loop
+
+
 class Yardstick:
     """Times the bare pass over 32 inputs in micro-batches of 4 (the engine's CPU default)."""
 
@@ -162,6 +187,10 @@ def time_steps(task: dict[str, Any]) -> dict[str, Any]:
                 ticker()
 
         n = int(settings.pop("n", 1))
+        if "in_flight" in settings:  # how many micro-batches run at a time on CPU
+            import xmaco.engine
+
+            xmaco.engine.CPU_IN_FLIGHT = int(settings.pop("in_flight"))
         units = int(model.get_layer(layer).output.shape[-1])
         objective = xmaco.Objective.neuron(model, layer, [(1 + 37 * i) % units for i in range(n)])
         result = xmaco.maco(
@@ -192,13 +221,16 @@ def time_steps(task: dict[str, Any]) -> dict[str, Any]:
         extra = {}
     elif contender == "bare":
         batch, chunk = int(settings.get("batch", 32)), int(settings.get("chunk", 32))
-        gradient = gradient_pass(model, layer)
-        inputs = tf.random.stateless_uniform([chunk, side, side, 3], [0, 2], -1.0, 1.0)
+        in_flight = int(settings.get("in_flight", 1))
+        if chunk == batch:
+            gradient = gradient_pass(model, layer)
+        else:
+            gradient = gradient_loop(model, layer, chunk, in_flight)
+        inputs = tf.random.stateless_uniform([batch, side, side, 3], [0, 2], -1.0, 1.0)
         gradient(inputs)
         ticker()
         for _ in range(warm + timed):
-            for _ in range(batch // chunk):
-                gradient(inputs).numpy()
+            gradient(inputs).numpy()
             ticker()
         extra = {}
     else:
@@ -233,6 +265,7 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
+    from xmaco.engine import CPU_IN_FLIGHT, CPU_MICRO_BATCH
     from xmaco.parameterizations import Maco
     from xmaco.transforms import crop, noise_field, sample_boxes
 
@@ -294,12 +327,10 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
         transparency.assign_add(tf.where(tf.math.is_finite(mass), mass, 0.0))
         return tf.reduce_sum(mass, axis=[1, 2, 3])
 
-    def model_micro_batches():
-        for _ in range(crops // YARDSTICK_CHUNK):
-            bare(chunk).numpy()
+    model_micro_batches = gradient_loop(model, layer, CPU_MICRO_BATCH, CPU_IN_FLIGHT)
 
     pieces = {
-        "model, micro-batches of 4": model_micro_batches,
+        "model, micro-batches of 4, two at a time": lambda: model_micro_batches(batch),
         "image formation (forward + backward)": image_formation,
         "crops (crop_and_resize forward + backward)": crops_and_resize,
         "noise": noise,

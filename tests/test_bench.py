@@ -41,7 +41,8 @@ def test_smoke_run_writes_results_and_the_page(tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     data = json.loads((results / "pieces.json").read_text())
     assert data["section"] == "pieces" and data["model"] == "tiny"
-    assert {"noise", "optimizer (Nadam)", "model, micro-batches of 4"} <= set(data["fractions"])
+    expected = {"noise", "optimizer (Nadam)", "model, micro-batches of 4, two at a time"}
+    assert expected <= set(data["fractions"])
     assert all(len(v) == 1 and v[0] > 0 for v in data["fractions"].values())
     assert data["peak_rss_mb"] > 0 and data["command"].startswith("python bench/run.py")
     text = page.read_text()

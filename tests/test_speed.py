@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 import xmaco
-from xmaco import Objective
-from xmaco.engine import CPU_MICRO_BATCH, default_batch_size
+from xmaco import Objective, engine
+from xmaco.engine import CPU_MICRO_BATCH, default_batch_size, micro_batches_in_flight
 from xmaco.transforms import noise_field, noise_levels
 
 SMALL = dict(steps=3, crops=6, image_size=48)
@@ -20,8 +20,20 @@ def test_the_default_micro_batches_on_cpu_give_the_one_call_result(cnn):
     one_call = xmaco.maco(objective, seed=3, batch_size=12, **SMALL)
     expected = None if tf.config.list_logical_devices("GPU") else CPU_MICRO_BATCH
     assert default_batch_size() == expected == default.config["batch_size"]
+    assert micro_batches_in_flight() == (1 if expected is None else engine.CPU_IN_FLIGHT)
     np.testing.assert_allclose(default.images, one_call.images, atol=1e-4)
     np.testing.assert_allclose(default.history, one_call.history, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("in_flight", [1, 3])
+def test_micro_batches_in_flight_change_nothing(cnn, monkeypatch, in_flight):
+    objective = Objective.neuron(cnn, "logits", [0, 2])
+    settings = dict(seed=5, batch_size=2, **SMALL)  # 6 micro-batches per step
+    default = xmaco.maco(objective, **settings)
+    monkeypatch.setattr(engine, "CPU_IN_FLIGHT", in_flight)
+    other = xmaco.maco(objective, **settings)
+    for field in ("images", "transparency", "history"):
+        assert getattr(other, field).tobytes() == getattr(default, field).tobytes(), field
 
 
 def test_uneven_micro_batches_are_balanced_and_exact(cnn):

@@ -353,7 +353,7 @@ def _add_run_options(
         type=_positive,
         metavar="N",
         help="images per model call (micro-batches bound the memory; same result); default: "
-        "chosen for the device (4 on CPU, all crops of a step on GPU)",
+        "chosen for the device (4 on CPU, two at a time; all crops of a step on GPU)",
     )
 
 

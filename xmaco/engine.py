@@ -32,7 +32,15 @@ from .presets import FROM_PRESET
 from .result import Result
 from .transforms import MIN_CROP, crop, noise_field, sample_boxes
 
-__all__ = ["maco", "fourier", "pixel", "visualize", "values_range_of", "default_batch_size"]
+__all__ = [
+    "maco",
+    "fourier",
+    "pixel",
+    "visualize",
+    "values_range_of",
+    "default_batch_size",
+    "micro_batches_in_flight",
+]
 
 _ZERO_GRADIENT_STEPS = 3
 
@@ -95,8 +103,8 @@ def maco(
         Images per model call: the ``N * crops`` images of a step are processed in
         micro-batches of at most this size and their gradients accumulated (bounded memory,
         same result). None: chosen for the device by :func:`default_batch_size` (on CPU,
-        micro-batches of 4: about the speed of one call, a fraction of its memory; on GPU,
-        one call).
+        micro-batches of 4, two at a time: faster than one call, with a fraction of its
+        memory; on GPU, one call).
     jit_compile
         Compile the step with XLA.
     model_input_size
@@ -113,7 +121,8 @@ def maco(
         Run the model in bfloat16 (a copy of it under Keras' ``"mixed_bfloat16"`` policy,
         float32 weights; the layers the objective reads stay float32); the phase, the image,
         the crops, the optimizer and the transparency stay float32. For accelerators with fast
-        bfloat16: on this project's 2-core CPU, steps take 1.55x as long (docs/benchmarks.md).
+        bfloat16: on this project's 2-core CPU, steps take about twice as long
+        (docs/benchmarks.md).
     strategy
         A ``tf.distribute.Strategy`` to spread each step over several devices, e.g.
         ``tf.distribute.MirroredStrategy()`` for the GPUs of one host: the crops of every
@@ -228,10 +237,15 @@ def _keywords(arguments: dict[str, Any], exclude: Sequence[str] = ()) -> dict[st
 
 
 #: Micro-batch size used on CPU when ``batch_size`` is None. Measured on EfficientNet-Lite0, 32
-#: crops of 224 (docs/benchmarks.md): on an idle 2-core CPU a step takes within 10% of the time
-#: of one call on the 32 crops (0.75 s against 0.77 s, medians), with 1.1 GiB peak memory
-#: instead of 1.8, and memory that stays flat however many visualizations a run holds.
+#: crops of 224 (docs/benchmarks.md): with :data:`CPU_IN_FLIGHT` micro-batches running at once,
+#: a whole step takes 0.97x the time of the bare model pass in one call on the 32 crops, with
+#: 1.2 GiB peak memory instead of 1.8; 8 or 16 were within 5% of it, with more memory.
 CPU_MICRO_BATCH = 4
+
+#: Micro-batches that run at the same time on CPU. One call of EfficientNet-Lite0 (small
+#: depthwise convolutions) keeps 2 cores about two-thirds busy; two independent micro-batches
+#: side by side fill them (docs/benchmarks.md). An accelerator runs one at a time.
+CPU_IN_FLIGHT = 2
 
 
 def default_batch_size() -> int | None:
@@ -244,8 +258,25 @@ def default_batch_size() -> int | None:
     >>> default_batch_size() == (None if tf.config.list_logical_devices("GPU") else 4)
     True
     """
-    accelerators = tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
-    return None if accelerators else CPU_MICRO_BATCH
+    return None if _accelerators() else CPU_MICRO_BATCH
+
+
+def micro_batches_in_flight() -> int:
+    """How many micro-batches of a step run at the same time: :data:`CPU_IN_FLIGHT` when no
+    accelerator is visible to TensorFlow, else 1. The images are the same either way; the
+    model's peak memory grows with the number in flight.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> micro_batches_in_flight() == (1 if tf.config.list_logical_devices("GPU") else 2)
+    True
+    """
+    return 1 if _accelerators() else CPU_IN_FLIGHT
+
+
+def _accelerators() -> list[Any]:
+    return tf.config.list_logical_devices("GPU") + tf.config.list_logical_devices("TPU")
 
 
 def values_range_of(model: Any) -> tuple[float, float] | None:
@@ -379,6 +410,7 @@ def visualize(
         noise_schedule=noise_schedule,
         lr_schedule=lr_schedule if owns_rate else None,
         batch_size=batch_size,
+        in_flight=micro_batches_in_flight(),
         jit_compile=bool(jit_compile),
         strategy=strategy,
     )
@@ -547,6 +579,7 @@ def _make_step(
     noise_schedule: Any,
     lr_schedule: Any,
     batch_size: int | None,
+    in_flight: int,
     jit_compile: bool,
     strategy: Any,
 ):
@@ -560,7 +593,8 @@ def _make_step(
 
     def local_gradients(inputs, owners, boxes, weights):
         """d(sum of weights * scores) / per_visualization / d(inputs), and the scores, in
-        micro-batches of at most ``batch_size`` images.
+        micro-batches of at most ``batch_size`` images, ``in_flight`` of them at a time (each
+        micro-batch is independent of the others: the order does not change the result).
 
         ``owners`` says which visualization each input belongs to; ``boxes`` (B, 4) which
         region of the canvas it shows (objectives that compare with a reference image crop the
@@ -596,7 +630,7 @@ def _make_step(
             lambda i, *_: i < chunks,
             body,
             [tf.constant(0), grads, scores],
-            parallel_iterations=1,
+            parallel_iterations=in_flight,
         )
         flat = tf.reshape(grads.stack(), [-1, *inputs.shape[1:]])
         return flat[:count], tf.reshape(scores.stack(), [-1])[:count]

@@ -172,7 +172,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         metavar="N",
         help="images per model call inside a run (micro-batches bound the memory; same "
-        "images); default: chosen for the device (4 on CPU, all crops of a step on GPU)",
+        "images); default: chosen for the device (4 on CPU, two at a time; all crops of a "
+        "step on GPU)",
     )
     parser.add_argument("--jit", action="store_true", help="compile the step with XLA")
     parser.add_argument(
