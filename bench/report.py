@@ -111,8 +111,9 @@ def _per_visualization_ratio(stats, one, n) -> tuple[float, float, float]:
     return mid / n, low / n, high / n
 
 
-def write_report(results: Path, docs: Path, thumbnails: Path) -> None:
-    """Write the benchmarks page from whatever result files exist."""
+def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
+    """Write the benchmarks page from whatever result files exist; return its measured part
+    (the machine, the headline and the sections' tables, without the fixed prose)."""
     summary = summarise(results)
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
     parts = [GENERATED, "# Benchmarks", "", _INTRO]
@@ -121,6 +122,7 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> None:
         data = _load(results, section)
         if data and machine is None:
             machine = data["machine"]
+    measured_from = len(parts)
     if machine:
         parts += [_machine_text(machine), ""]
     quality = _load(results, "quality")
@@ -142,9 +144,11 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> None:
         # Without the thumbnails (a fresh clone), the committed sheet stays as it is.
         drawn = _contact_sheet(quality, thumbnails, sheet) or sheet.exists()
         parts += _quality_section(quality, sheet.relative_to(docs.parent) if drawn else None)
+    measured = "\n".join(parts[measured_from:]).rstrip() + "\n"
     parts += [_GPU, _REPRODUCE]
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text("\n".join(parts).rstrip() + "\n")
+    return measured
 
 
 _INTRO = """\
@@ -185,7 +189,8 @@ python bench/run.py --smoke                  # every section on a tiny model, in
 python bench/run.py --report-only            # rewrite this page from bench/results
 ```
 
-Quality runs are deterministic given their seed and are cached in `bench/results/quality/`
+Every command prints the measured part of this page (machine, headline, tables) when it
+ends. Quality runs are deterministic given their seed and are cached in `bench/results/quality/`
 (one JSON per contender and setting)."""
 
 

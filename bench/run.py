@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     from report import write_report
 
     docs = args.docs or (RESULTS / "benchmarks.md" if args.smoke else DOCS)
-    write_report(RESULTS, docs, RESULTS / "quality" / "thumbnails")
+    print(write_report(RESULTS, docs, RESULTS / "quality" / "thumbnails"), end="")
     _log(f"wrote {docs}")
     return 0
 

@@ -47,6 +47,10 @@ def test_smoke_run_writes_results_and_the_page(tmp_path):
     assert data["peak_rss_mb"] > 0 and data["command"].startswith("python bench/run.py")
     text = page.read_text()
     assert "## 2. Where the time goes" in text and "no GPU figure was measured" in text
+    # the measured part of the page is printed: its tables, not the fixed prose
+    assert "| model, micro-batches of 4, two at a time |" in completed.stdout
+    assert "## 2. Where the time goes" in completed.stdout
+    assert "no GPU figure was measured" not in completed.stdout
 
 
 def _record(round_index, steps, yardsticks, rss=100.0):
