@@ -119,7 +119,8 @@ def gradient_loop(model, layer: str, chunk: int, in_flight: int, unit: int = 1):
 
 
 class Yardstick:
-    """Times the bare pass over 32 inputs in micro-batches of 4 (the engine's CPU default)."""
+    """Times the bare pass over 32 inputs as 8 calls on 4, one after the other: a fixed amount
+    of model work next to every step, to cancel the machine's noise (not the floor)."""
 
     def __init__(self, model, layer: str, side: int):
         import tensorflow as tf

@@ -243,8 +243,9 @@ def _keywords(arguments: dict[str, Any], exclude: Sequence[str] = ()) -> dict[st
 CPU_MICRO_BATCH = 4
 
 #: Micro-batches that run at the same time on CPU. One call of EfficientNet-Lite0 (small
-#: depthwise convolutions) keeps 2 cores about two-thirds busy; two independent micro-batches
-#: side by side fill them (docs/benchmarks.md). An accelerator runs one at a time.
+#: depthwise convolutions) leaves part of 2 cores idle (a run used 1.3 of them, one micro-batch
+#: at a time); two independent micro-batches side by side fill them: the bare pass took 0.82x
+#: the time of one call on 32 (docs/benchmarks.md). An accelerator runs one at a time.
 CPU_IN_FLIGHT = 2
 
 
