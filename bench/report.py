@@ -418,7 +418,10 @@ def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
                     "it from N(0, 1) and standardises it at every step; xmaco draws it uniformly "
                     "in [-pi, pi]) and in the crops (Xplique's may reach outside the canvas, "
                     "which reads as black; xmaco's stay inside). Which difference matters is "
-                    "not settled by this suite yet; the `fast` preset must reach both runs.",
+                    "not settled by this suite yet; the `fast` preset must reach both runs. "
+                    "Standardising a phase that keeps growing also shrinks each step's effect "
+                    "as the run goes on, a learning-rate decay in disguise: the candidate with "
+                    "an explicit cosine decay of the learning rate tests that idea.",
                     "",
                 ]
         for verdict in verdicts:

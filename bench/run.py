@@ -76,6 +76,12 @@ CANDIDATES: dict[str, dict[str, Any]] = {
         "crops": 16,
         "crop_size": {"linear": [0.5, 0.2]},
     },
+    "128 steps x 32 crops, side 0.5->0.2, learning rate 1->0.1 (cosine)": {
+        "steps": 128,
+        "crops": 32,
+        "crop_size": {"linear": [0.5, 0.2]},
+        "learning_rate": {"cosine": [1.0, 0.1]},
+    },
 }
 
 
