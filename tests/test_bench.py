@@ -115,3 +115,48 @@ def test_a_cheaper_setting_must_match_each_reference_on_every_measure():
     assert report.quality_verdicts(quality)[0]["reaches"] == {xmaco_reference: True}
     del quality["runs"][xmaco_reference]
     assert report.quality_verdicts(quality) == []
+
+
+def test_the_fast_preset_is_checked_on_pictures_that_did_not_choose_it():
+    import run as bench_run
+
+    checks = bench_run.plan("quality", smoke=False, model="efficientnet_lite0")["checks"]
+    assert len(checks) == 2 * len(bench_run.PRESET_CHECKS)
+    held_out = checks["eight other classes: preset fast"]
+    assert not set(held_out["classes"]) & set(bench_run.QUALITY_CLASSES)
+    assert held_out["seed"] == 0 and len(held_out["classes"]) == 8
+    assert checks["the six classes, seed 7: preset fast"]["seed"] == 7
+    for pictures in bench_run.PRESET_CHECKS:
+        fast, before = checks[f"{pictures}: preset fast"], checks[f"{pictures}: without the decay"]
+        assert fast["settings"]["learning_rate"] == {"cosine": [1.0, 0.1]}
+        assert "learning_rate" not in before["settings"]
+        assert {k: v for k, v in fast["settings"].items() if k != "learning_rate"} == before[
+            "settings"
+        ]
+        assert (fast["steps"], fast["crops"]) == (before["steps"], before["crops"]) == (128, 32)
+
+
+def test_checks_compare_the_two_settings_class_by_class():
+    def run(logits, seed):
+        scores = [
+            {"class": c, "rank": 1 if lo > 5 else 3, "logit": lo, "probability": lo / 10}
+            for c, lo in zip((7, 8, 9), logits, strict=True)
+        ]
+        return {"model_evaluations": 12, "seconds": 1.0, "scores": scores, "seed": seed}
+
+    checks = {
+        "other classes: preset fast": run([9.0, 4.0, 8.0], 0),
+        "other classes: without the decay": run([6.0, 5.0, 7.0], 0),
+        "another seed: preset fast": {"error": "exit 1"},
+        "another seed: without the decay": run([6.0, 5.0, 7.0], 3),
+    }
+    page = "\n".join(report._checks_lines(checks))
+    assert (
+        "| other classes | 7, 8, 9; seed 0 | preset fast | 2/3 | 8.0 (4.0-9.0) | "
+        "0.800 (0.400-0.900) | 2 of 3 |" in page
+    )
+    assert "| other classes | 7, 8, 9; seed 0 | without the decay | 2/3 |" in page
+    assert page.count("| 1 of 3 |") == 1  # the other setting's wins
+    assert "| another seed | | preset fast | failed: exit 1 |" in page
+    assert "| another seed | 7, 8, 9; seed 3 | without the decay | 2/3 | 6.0 (5.0-7.0) |" in page
+    assert report._checks_lines({}) == []

@@ -86,15 +86,15 @@ def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, ta
 
 
 @pytest.mark.parametrize(
-    ("options", "steps", "crops", "side"),
+    ("options", "steps", "crops", "side", "rate"),
     [
-        ("", 2, 32, (0.5, 0.2)),  # the default preset, fast, with --steps 2
-        ("--preset reference", 2, 32, (0.5, 0.05)),
-        ("--preset fast --crops 3", 2, 3, (0.5, 0.2)),
+        ("", 2, 32, (0.5, 0.2), "cosine"),  # the default preset, fast, with --steps 2
+        ("--preset reference", 2, 32, (0.5, 0.05), "constant"),
+        ("--preset fast --crops 3", 2, 3, (0.5, 0.2), "cosine"),
     ],
 )
 def test_visualize_takes_its_defaults_from_the_preset(
-    capsys, tmp_path, saved_model, options, steps, crops, side
+    capsys, tmp_path, saved_model, options, steps, crops, side, rate
 ):
     code, _, stderr = run(
         capsys,
@@ -107,6 +107,7 @@ def test_visualize_takes_its_defaults_from_the_preset(
     assert (config["steps"], config["crops"]) == (steps, crops)
     crop_size = config["crop_size"]
     assert (crop_size["start"], crop_size["end"], crop_size["steps"]) == (*side, steps)
+    assert config["learning_rate"]["schedule"] == rate
 
 
 def test_a_model_of_any_input_size_needs_model_input_size(capsys, tmp_path):

@@ -34,15 +34,55 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
     objective = xmaco.Objective.neuron(cnn, "logits", 1)
     run = dict(steps=3, image_size=32, seed=0)
     fast = xmaco.maco(objective, preset="fast", **run)
-    spelled_out = xmaco.maco(objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), **run)
+    spelled_out = xmaco.maco(
+        objective,
+        crops=32,
+        crop_size=schedules.linear(0.5, 0.2, 3),
+        learning_rate=schedules.cosine(1.0, 0.1, 3),
+        **run,
+    )
     np.testing.assert_array_equal(fast.images, spelled_out.images)
     assert fast.config["preset"] == "fast" and spelled_out.config["preset"] == "reference"
-    assert fast.config["crop_size"] == spelled_out.config["crop_size"]
+    for key in ("crop_size", "learning_rate"):
+        assert fast.config[key] == spelled_out.config[key]
     assert fast.config["crop_size"]["end"] == 0.2 and fast.config["crops"] == 32
+    assert fast.config["learning_rate"] == {
+        "schedule": "cosine",
+        "start": 1.0,
+        "end": 0.1,
+        "steps": 3,
+    }
+    constant = xmaco.maco(objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), **run)
+    assert not np.array_equal(fast.images, constant.images)  # the decay changes the pictures
 
-    explicit = xmaco.maco(objective, preset="fast", crops=None, crop_size=0.4, **run)
+    explicit = xmaco.maco(
+        objective, preset="fast", crops=None, crop_size=0.4, learning_rate=0.5, **run
+    )
     assert explicit.config["crops"] is None
     assert explicit.config["crop_size"] == {"schedule": "constant", "value": 0.4}
+    assert explicit.config["learning_rate"] == {"schedule": "constant", "value": 0.5}
+
+
+def test_the_learning_rate_decay_spans_the_steps_of_the_run():
+    fast = presets.get("fast")
+    rate = fast.rate(10, None)
+    assert rate.describe() == schedules.cosine(1.0, 0.1, 10).describe()
+    assert fast.rate(10, 0.3) == 0.3  # the caller's rate wins
+    assert presets.get("reference").rate(10, None) is None  # the parameterization's constant
+    assert fast.describe()["learning_rate"] == [1.0, 0.1]
+    assert presets.get("reference").describe()["learning_rate"] is None
+
+
+def test_a_preset_decay_is_ignored_with_a_keras_optimizer_as_documented(cnn):
+    import keras
+
+    objective = xmaco.Objective.neuron(cnn, "logits", 1)
+    optimizer = keras.optimizers.Nadam(learning_rate=0.25)
+    result = xmaco.maco(
+        objective, preset="fast", optimizer=optimizer, steps=2, crops=2, image_size=32, seed=0
+    )
+    assert result.config["learning_rate"] is None
+    assert float(optimizer.learning_rate.numpy()) == 0.25
 
 
 def test_the_reference_preset_is_the_default(cnn):

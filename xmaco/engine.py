@@ -113,8 +113,9 @@ def maco(
     callbacks
         :class:`xmaco.callbacks.Callback` objects.
     learning_rate
-        A number or a schedule; None: 1.0 (the MACO reference setting). Ignored when
-        ``optimizer`` is a Keras optimizer instance.
+        A number or a schedule; None: the preset's (constant 1.0 for ``"reference"``, the
+        MACO setting; a cosine decay from 1.0 to 0.1 over the run for ``"fast"``). Ignored
+        when ``optimizer`` is a Keras optimizer instance.
     verbose
         Show a progress bar; None shows it when stderr is a terminal.
     mixed_precision
@@ -131,10 +132,11 @@ def maco(
         device, where one backward pass through the image formation sums them into the phase
         gradient. Same images as one device, up to rounding. None: the current device.
     preset
-        Named defaults of ``steps``, ``crops`` and ``crop_size`` (:mod:`xmaco.presets`):
-        ``"reference"``, the MACO paper's setting, or ``"fast"``, half of its model
-        evaluations for pictures as recognisable (docs/benchmarks.md). Keywords given
-        explicitly win; ``Result.config["preset"]`` records the name.
+        Named defaults of ``steps``, ``crops``, ``crop_size`` and ``learning_rate``
+        (:mod:`xmaco.presets`): ``"reference"``, the MACO paper's setting, or ``"fast"``,
+        half of its model evaluations for pictures the model recognises better
+        (docs/benchmarks.md). Keywords given explicitly win; ``Result.config["preset"]``
+        records the name.
 
     Returns
     -------
@@ -154,6 +156,7 @@ def maco(
     """
     chosen = presets.get(preset)
     steps, crops, crop_size = chosen.apply(steps, crops, crop_size)
+    learning_rate = chosen.rate(steps, learning_rate)
     keywords = _keywords(locals(), exclude=("spectrum", "preset", "chosen"))
     result = visualize(objective, Maco(spectrum), **keywords)
     result.config["preset"] = chosen.name

@@ -49,6 +49,9 @@ class Preset:
     crop_side
         (start, end): the crop side, as a fraction of the canvas side, shrinks linearly from
         start to end over the run.
+    learning_rate
+        (start, end): the learning rate decays from start to end over the run along a
+        half-cosine; None keeps the parameterization's constant rate (1.0 for MACO).
     summary
         One line for help texts.
 
@@ -66,6 +69,7 @@ class Preset:
     crops: int
     crop_side: tuple[float, float]
     summary: str
+    learning_rate: tuple[float, float] | None = None
 
     @property
     def model_evaluations(self) -> int:
@@ -94,12 +98,30 @@ class Preset:
             crop_size = self.crop_size(int(steps))
         return steps, crops, crop_size
 
+    def rate(self, steps: Any, learning_rate: Any) -> Any:
+        """``learning_rate`` if the caller gave one, else the preset's decay over the ``steps``
+        of the run (None, the parameterization's constant rate, for a preset without one).
+
+        Example
+        -------
+        >>> rate = get("fast").rate(100, None)
+        >>> round(float(rate(0)), 3), round(float(rate(99)), 3)
+        (1.0, 0.1)
+        >>> get("fast").rate(100, 0.5), get("reference").rate(100, None)
+        (0.5, None)
+        """
+        counted = isinstance(steps, numbers.Integral) and not isinstance(steps, bool)
+        if learning_rate is not None or self.learning_rate is None or not counted or steps < 1:
+            return learning_rate
+        return schedules.cosine(*self.learning_rate, int(steps))
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "steps": self.steps,
             "crops": self.crops,
             "crop_side": list(self.crop_side),
+            "learning_rate": None if self.learning_rate is None else list(self.learning_rate),
         }
 
 
@@ -118,7 +140,9 @@ PRESETS: dict[str, Preset] = {
             steps=128,
             crops=32,
             crop_side=(0.5, 0.2),
-            summary="half the model evaluations: 128 steps x 32 crops, crop side 0.5 to 0.2",
+            learning_rate=(1.0, 0.1),
+            summary="half the model evaluations: 128 steps x 32 crops, crop side 0.5 to 0.2, "
+            "learning rate 1 to 0.1 (cosine)",
         ),
     )
 }

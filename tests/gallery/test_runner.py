@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import xmaco
+from xmaco import presets
 from xmaco.cli import main as xmaco_main
 from xmaco.gallery import Settings, generate, load_model
 from xmaco.gallery.cli import main
@@ -93,10 +95,28 @@ def test_a_preset_is_a_setting_of_the_items(
         0.2,
         0.05,
     )
+    assert after["engine"]["learning_rate"]["schedule"] == "cosine"
+    assert before["class-0001"]["engine"]["learning_rate"]["schedule"] == "constant"
     page = (site_copy / "items" / "class-0001.html").read_text()
     assert page.count("--preset fast") == 2  # the gallery command and the one alone
     # --steps and --crops still win over the preset's values.
     assert (after["settings"]["steps"], after["settings"]["crops"]) == (2, 2)
+
+
+def test_items_of_a_preset_whose_values_changed_are_redone(
+    site_copy, model_path, gallery, recorded_runs, recorded_entries, monkeypatch
+):
+    argv = ["--model", model_path, "--classes", "0-1", *FAST, "--batch", "2", "--preset", "fast"]
+    assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
+    first = recorded_entries(site_copy)["class-0001"]
+    assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
+    assert recorded_runs(site_copy)[3:] == [ALL[0:2]]  # the same preset: nothing redone
+    changed = dataclasses.replace(presets.get("fast"), learning_rate=(1.0, 0.5))
+    monkeypatch.setitem(presets.PRESETS, "fast", changed)
+    assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
+    assert recorded_runs(site_copy)[3:] == [ALL[0:2], ALL[0:2]]
+    after = recorded_entries(site_copy)["class-0001"]
+    assert after["hash"] != first["hash"] and after["engine"]["learning_rate"]["end"] == 0.5
 
 
 def test_force_recomputes_the_selected_items(site_copy, model_path, gallery, recorded_runs):

@@ -221,6 +221,8 @@ def _identity(settings: Settings, model: Any) -> tuple[dict[str, Any], dict[str,
         "preset": settings.preset,
     }
     hashed = dict(shown)
+    # the preset's values, not only its name: items made before a preset changed are redone
+    hashed["preset"] = presets.get(settings.preset).describe()
     if model_sha:
         hashed.pop("model")
     if spectrum_sha:
