@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         choices=list(presets.PRESETS),
         default=DEFAULT_PRESET,
-        help="steps, crops and crop schedule: "
+        help="steps, crops, crop schedule and learning rate (the learning rate for --method "
+        "maco only): "
         + "; ".join(f"{p.name}: {p.summary}" for p in presets.PRESETS.values())
         + " (default: %(default)s; --steps, --crops and --crop-size override its values)",
     )

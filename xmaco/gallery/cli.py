@@ -122,7 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=list(presets.PRESETS),
         default="reference",
-        help="steps, crops and crop schedule (see 'xmaco visualize --help'); default: "
+        help="steps, crops, crop schedule and learning rate (see 'xmaco visualize --help'); "
+        "default: "
         "%(default)s, the MACO paper's setting; fast does half the work",
     )
     parser.add_argument(
