@@ -176,6 +176,11 @@ def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
             for steps in reversed(steps_list)
         }
         runs = dict(xmaco_runs)
+        from report import DECAYED_REFERENCE
+
+        runs[DECAYED_REFERENCE] = _xmaco_run(
+            {"steps": 256, "crops": 32, "learning_rate": {"cosine": [1.0, 0.1]}}, smoke
+        )
         runs["xmaco, preset fast"] = _xmaco_run(preset_keywords("fast"), smoke)
         for name, keywords in CANDIDATES.items():
             runs[f"candidate: {name}"] = _xmaco_run(keywords, smoke)

@@ -160,3 +160,28 @@ def test_checks_compare_the_two_settings_class_by_class():
     assert "| another seed | | preset fast | failed: exit 1 |" in page
     assert "| another seed | 7, 8, 9; seed 3 | without the decay | 2/3 | 6.0 (5.0-7.0) |" in page
     assert report._checks_lines({}) == []
+
+
+def test_the_page_says_what_a_decay_does_to_xmacos_reference_setting():
+    xmaco_reference, xplique_reference = report.REFERENCE_RUNS
+    quality = {
+        "classes": [0, 1, 2],
+        "runs": {
+            xmaco_reference: _quality_run(8192, [1, 2, 3], [6.0, 5.0, 3.0], [0.3, 0.2, 0.1]),
+            xplique_reference: _quality_run(8192, [1, 1, 1], [9.0, 8.5, 7.0], [0.9, 0.8, 0.7]),
+            report.DECAYED_REFERENCE: _quality_run(
+                8192, [1, 1, 1], [9.5, 9.0, 8.0], [0.95, 0.85, 0.8]
+            ),
+            "xmaco, preset fast": _quality_run(4096, [1, 1, 1], [9.5, 9.0, 8.0], [0.9, 0.9, 0.9]),
+        },
+    }
+    page = "\n".join(report._quality_section(quality, None))
+    assert "a median logit of 9.00 and a median probability of 0.850: as good as" in page
+    verdicts = report.quality_verdicts(quality)
+    assert [v["name"] for v in verdicts] == ["xmaco, preset fast"]  # not the decayed reference
+    quality["runs"][report.DECAYED_REFERENCE]["scores"][0]["rank"] = 2
+    page = "\n".join(report._quality_section(quality, None))
+    assert "gives 2 top-1" in page and "below Xplique's run on at least one measure" in page
+    del quality["runs"][report.DECAYED_REFERENCE]
+    page = "\n".join(report._quality_section(quality, None))
+    assert "With a decay" not in page and "Xplique's run scores higher" in page
