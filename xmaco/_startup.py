@@ -1,9 +1,11 @@
 """Import TensorFlow without its start-up noise on machines without a GPU.
 
-TensorFlow's native code prints lines such as "Could not find cuda drivers on your machine"
-or "oneDNN custom operations are on" to the process' stderr while it is imported, before any
-log level applies. They are captured at the file-descriptor level during the import; every
-other line is passed on unchanged.
+TensorFlow's native code prints lines such as "Could not find cuda drivers on your machine",
+"failed call to cuInit" or "oneDNN custom operations are on" to the process' stderr while it
+is imported or first looks for devices, before any log level applies. They are captured at
+the file-descriptor level during the import and the first listing of the physical devices
+(which configures nothing: memory growth and visible devices can still be set); every other
+line is passed on unchanged.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ _NOISE = (
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow once, dropping its known GPU-probe and CPU-feature notices.
+    """Import TensorFlow once and list its physical devices, dropping its known GPU-probe and
+    CPU-feature notices.
 
     Example
     -------
@@ -43,7 +46,9 @@ def import_tensorflow() -> None:
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # the GPU probe prints here
         finally:
             os.dup2(saved, 2)
             os.close(saved)
