@@ -1,18 +1,20 @@
-"""Import TensorFlow without its start-up noise on machines without a GPU.
+"""TensorFlow without its start-up noise on machines without a GPU.
 
 TensorFlow's native code prints lines such as "Could not find cuda drivers on your machine",
 "failed call to cuInit" or "oneDNN custom operations are on" to the process' stderr while it
 is imported or first looks for devices, before any log level applies. They are captured at
-the file-descriptor level during the import and the first listing of the physical devices
-(which configures nothing: memory growth and visible devices can still be set); every other
-line is passed on unchanged.
+the file-descriptor level during the import and, for the command line, during the first
+listing of the devices; every other line is passed on unchanged. Importing xmaco does not
+look for devices: ``CUDA_VISIBLE_DEVICES`` set afterwards, or a fork, still works.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 
 _NOISE = (
     "All log messages before absl::InitializeLog() is called",
@@ -24,31 +26,18 @@ _NOISE = (
 )
 
 
-def import_tensorflow() -> None:
-    """Import TensorFlow once and list its physical devices, dropping its known GPU-probe and
-    CPU-feature notices.
-
-    Example
-    -------
-    >>> import_tensorflow()
-    >>> import sys
-    >>> "tensorflow" in sys.modules
-    True
-    """
-    if "tensorflow" in sys.modules:
-        return
+@contextlib.contextmanager
+def _without_notices() -> Iterator[None]:
+    """Capture what native code writes to stderr in the block; pass on all but the notices."""
     try:
         saved = os.dup(2)
     except OSError:  # no stderr descriptor: nothing to filter
-        import tensorflow  # noqa: F401
-
+        yield
         return
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow
-
-            tensorflow.config.list_physical_devices()  # the GPU probe prints here
+            yield
         finally:
             os.dup2(saved, 2)
             os.close(saved)
@@ -60,3 +49,34 @@ def import_tensorflow() -> None:
             ]
             if kept:
                 sys.stderr.write("".join(kept))
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow once, dropping its known GPU-probe and CPU-feature notices.
+
+    Example
+    -------
+    >>> import_tensorflow()
+    >>> import sys
+    >>> "tensorflow" in sys.modules
+    True
+    """
+    if "tensorflow" in sys.modules:
+        return
+    with _without_notices():
+        import tensorflow  # noqa: F401
+
+
+def list_devices() -> None:
+    """List the physical devices, dropping the GPU probe's notices (TensorFlow 2.21 prints
+    "failed call to cuInit" here on a machine with CUDA libraries and no usable GPU). For the
+    command line, which owns its process; it configures nothing.
+
+    Example
+    -------
+    >>> list_devices()
+    """
+    with _without_notices():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()

@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 import xmaco
 from xmaco import presets, schedules, zoo
+from xmaco._startup import list_devices
 from xmaco.concepts_cli import add_concepts_command
 from xmaco.errors import NonFiniteError, OutOfMemoryError
 from xmaco.evaluate import Recognition, recognise
@@ -463,6 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             if args.quiet:
                 warnings.simplefilter("ignore")
+            list_devices()
             return args.handler(args)
         except SystemExit as exit_:
             # --help and --version print, then exit through argparse.

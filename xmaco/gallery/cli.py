@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xmaco import presets
+from xmaco._startup import list_devices
 from xmaco.errors import OutOfMemoryError
 from xmaco.gallery.items import parse_shard
 from xmaco.gallery.runner import Settings, Summary, assemble, generate
@@ -310,7 +311,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     add_arguments(parser)
     try:
-        return run_command(parser.parse_args(argv))
+        args = parser.parse_args(argv)
+        list_devices()
+        return run_command(args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 0
     except KeyboardInterrupt:
