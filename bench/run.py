@@ -178,8 +178,9 @@ def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
         runs = dict(xmaco_runs)
         from report import DECAYED_REFERENCE
 
+        decay = preset_keywords("fast")["learning_rate"]
         runs[DECAYED_REFERENCE] = _xmaco_run(
-            {"steps": 256, "crops": 32, "learning_rate": {"cosine": [1.0, 0.1]}}, smoke
+            {"steps": 256, "crops": 32, "learning_rate": decay}, smoke
         )
         runs["xmaco, preset fast"] = _xmaco_run(preset_keywords("fast"), smoke)
         for name, keywords in CANDIDATES.items():
