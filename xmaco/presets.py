@@ -98,8 +98,7 @@ class Preset:
         """
         steps = self.steps if steps is None else steps
         crops = self.crops if crops is FROM_PRESET else crops
-        counted = isinstance(steps, numbers.Integral) and not isinstance(steps, bool)
-        if crop_size is None and counted and steps >= 1:
+        if crop_size is None and _is_step_count(steps):
             crop_size = self.crop_size(int(steps))
         return steps, crops, crop_size
 
@@ -115,8 +114,7 @@ class Preset:
         >>> get("fast").rate(100, 0.5), get("reference").rate(100, None)
         (0.5, None)
         """
-        counted = isinstance(steps, numbers.Integral) and not isinstance(steps, bool)
-        if learning_rate is not None or self.learning_rate is None or not counted or steps < 1:
+        if learning_rate is not None or self.learning_rate is None or not _is_step_count(steps):
             return learning_rate
         return schedules.cosine(*self.learning_rate, int(steps))
 
@@ -128,6 +126,11 @@ class Preset:
             "crop_side": list(self.crop_side),
             "learning_rate": None if self.learning_rate is None else list(self.learning_rate),
         }
+
+
+def _is_step_count(steps: Any) -> bool:
+    """Whether ``steps`` can size a schedule (a bad value is left for the engine to reject)."""
+    return isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps >= 1
 
 
 PRESETS: dict[str, Preset] = {
