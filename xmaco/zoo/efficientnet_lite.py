@@ -13,7 +13,6 @@ the layer ``block{stage}{letter}_out``, then ``head_*``, ``avg_pool`` and ``logi
 
 from __future__ import annotations
 
-import os
 import string
 import warnings
 import zipfile
@@ -26,6 +25,7 @@ import numpy as np
 
 from xmaco.files import atomic_write
 from xmaco.zoo._annotate import annotate
+from xmaco.zoo.fetch import home
 from xmaco.zoo.torch_legacy import load_state_dict
 
 __all__ = [
@@ -277,7 +277,8 @@ def convert_state_dict(model: keras.Model, state: dict[str, np.ndarray]) -> dict
 def cache_path() -> Path:
     """Where the converted ImageNet weights are cached.
 
-    ``$XMACO_CACHE`` if set, else ``$XDG_CACHE_HOME/xmaco``, else ``~/.cache/xmaco``; the file
+    xmaco's home folder (:func:`xmaco.zoo.fetch.home`: ``$XMACO_HOME``, or its former name
+    ``$XMACO_CACHE``, if set, else ``$XDG_CACHE_HOME/xmaco``, else ``~/.cache/xmaco``); the file
     is ``efficientnet_lite0-imagenet-v1.npz`` in that directory. Deleting it is always safe.
 
     Example
@@ -285,13 +286,7 @@ def cache_path() -> Path:
     >>> cache_path().name
     'efficientnet_lite0-imagenet-v1.npz'
     """
-    if os.environ.get("XMACO_CACHE"):
-        directory = Path(os.environ["XMACO_CACHE"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        directory = Path(os.environ["XDG_CACHE_HOME"]) / "xmaco"
-    else:
-        directory = Path.home() / ".cache" / "xmaco"
-    return directory.expanduser() / _CACHE_FILE
+    return home(create=False) / _CACHE_FILE
 
 
 def _imagenet_arrays(model: keras.Model) -> dict[str, np.ndarray]:
@@ -312,7 +307,7 @@ def _imagenet_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     except (OSError, ValueError) as error:
         warnings.warn(
             f"Could not write the weights cache '{path}' ({error}); the weights will be "
-            "converted again next time. Set XMACO_CACHE to a writable directory.",
+            "converted again next time. Set XMACO_HOME to a writable directory.",
             stacklevel=3,
         )
     return arrays
