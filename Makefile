@@ -6,7 +6,7 @@ STAMP := $(VENV)/.xmaco-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: install test lint demo bench docs clean
+.PHONY: install browser wheel-check test lint demo bench docs clean
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,16 @@ $(STAMP): setup.cfg setup.py
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Debian's Chromium for the gallery's browser tests: installed when missing and possible (root),
+# otherwise `make test` stops here with the command to run, before the suite starts.
+browser:
+	@tools/ensure_browser.sh
+
+# The wheel, installed with its zoo extra in a new virtual environment outside the repository.
+wheel-check: $(STAMP)
+	PYTHON=$(PY) tools/check_wheel.sh
+
+test: browser $(STAMP) wheel-check
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
