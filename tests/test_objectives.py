@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -166,3 +168,39 @@ def test_subclassed_models_without_symbolic_inputs_get_a_clear_error():
 def test_objectives_on_different_models_do_not_mix(cnn, sequential):
     with pytest.raises(ValueError, match="same model"):
         Objective.layer(cnn, 0) + Objective.layer(sequential, 0)
+
+
+# --- Class objectives on probabilities (a softmax) warn and name the logits. -----------------
+
+
+def softmax_heads():
+    inputs = keras.Input((8, 8, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    logits = keras.layers.Dense(4, name="logits")(pooled)
+    separate = keras.Model(inputs, keras.layers.Activation("softmax", name="probs")(logits))
+    fused = keras.Model(
+        inputs, keras.layers.Dense(4, activation="softmax", name="predictions")(pooled)
+    )
+    layer = keras.Model(inputs, keras.layers.Softmax(name="softmax")(logits))
+    return separate, fused, layer
+
+
+def test_a_class_objective_on_a_softmax_warns_and_names_the_logits():
+    separate, fused, layer = softmax_heads()
+    with pytest.warns(
+        UserWarning, match=r"layer 'probs'.*softmax.*use the layer before it, 'logits'"
+    ):
+        Objective.neuron(separate, "probs", 2)
+    with pytest.warns(UserWarning, match=r"Objective.channel on layer 'softmax'.*'logits'"):
+        Objective.channel(layer, "softmax", [0, 1])
+    with pytest.warns(UserWarning, match=r"'predictions'.*classifier_activation=None"):
+        Objective.neuron(fused, -1, 1)
+
+
+def test_logits_and_ordinary_layers_do_not_warn():
+    separate, fused, _ = softmax_heads()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Objective.neuron(separate, "logits", [0, 3])
+        Objective.channel(fused, 0, 1)
+        Objective.layer(separate, "probs")

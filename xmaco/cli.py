@@ -551,16 +551,8 @@ def _class_layer(model: Any) -> str:
 
 
 def _load(spec: str) -> Any:
-    key = _catalogue_key(spec)
-    if key != _catalogue_key(EMBEDDED) and key in map(_catalogue_key, zoo.available()):
-        # Keras applications end in a softmax; the class objective wants the raw logits.
-        return zoo.load(spec, classifier_activation=None)
+    # Catalogue classifiers end in their logits, which the class objective wants.
     return zoo.load(spec)
-
-
-def _catalogue_key(name: str) -> str:
-    # The matching rule of xmaco.zoo.load: case, '-', '_' and spaces do not count.
-    return "".join(c for c in name.casefold() if c not in "-_ ")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -201,6 +202,7 @@ class Objective:
         ['vit:channel 5 [class token]']
         """
         name, shape = _resolve_layer(model, layer)
+        _warn_if_softmax(model, name, "channel")
         channels = _indices(channel, "channel", shape[-1], f"the {shape[-1]} channels of {name}")
         tokens, suffix = _tokens(tokens, shape, name)
         labels = tuple(f"{name}:channel {c}{suffix}" for c in channels)
@@ -218,6 +220,10 @@ class Objective:
         spatial position of a channel, ``(token, channel)`` for a token layer. A list of such
         indices makes a batch: ``Objective.neuron(model, "logits", [1, 2, 130])``.
 
+        For a class, target the logits, not probabilities: on a layer that applies a softmax
+        (Keras applications by default) the gradients vanish as soon as one class wins, and
+        a warning names the layer to use instead.
+
         Example
         -------
         >>> import keras
@@ -228,6 +234,7 @@ class Objective:
         ['conv:neuron (2, 3, 1)']
         """
         name, shape = _resolve_layer(model, layer)
+        _warn_if_softmax(model, name, "neuron")
         flat, labels = _neuron_indices(index, shape, name)
         return cls(model, [_Term(name, "neuron", np.asarray(flat, np.int32), tuple(labels))])
 
@@ -603,6 +610,49 @@ def _resolve_layer(model: Any, layer: str | int) -> tuple[str, tuple]:
             f"'{found.name}' with output shape {(None, *shape)}"
         )
     return found.name, shape
+
+
+def _warn_if_softmax(model: Any, name: str, factory: str) -> None:
+    """Warn that a class objective on probabilities optimises badly, and name the logits.
+
+    d softmax_c / d logit_j = p_c (delta_cj - p_j): as soon as one class is likely, or none
+    is, these gradients vanish, so the optimisation stalls or feeds on the other classes.
+    """
+    layer = model.get_layer(name)
+    activation = getattr(layer, "activation", None)
+    if not (
+        type(layer).__name__ == "Softmax" or getattr(activation, "__name__", None) == "softmax"
+    ):
+        return
+    source = None if hasattr(layer, "kernel") else _input_layer_name(model, layer)
+    if source is not None:
+        instead = f"use the layer before it, '{source}', which holds the logits"
+    else:
+        instead = (
+            "rebuild the model without it (Keras applications: classifier_activation=None, "
+            "the default of xmaco.zoo.load) and use its logits"
+        )
+    warnings.warn(
+        f"Objective.{factory} on layer '{name}' of model '{model.name}' reads probabilities "
+        f"(a softmax), whose gradients vanish once one class dominates; {instead}.",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _input_layer_name(model: Any, layer: Any) -> str | None:
+    """Name of the layer of ``model`` whose output feeds ``layer``, if there is one."""
+    try:
+        source = layer.input
+    except (AttributeError, ValueError):
+        return None
+    for other in model.layers:
+        try:
+            if other.output is source:
+                return other.name
+        except (AttributeError, ValueError):
+            continue
+    return None
 
 
 def _indices(value: Any, argument: str, size: int, what: str) -> list[int]:

@@ -11,7 +11,7 @@ import pytest
 from keras.src.utils import file_utils
 
 from xmaco import zoo
-from xmaco.zoo.catalogue import CATALOGUE, CaffePreprocessing, WeightsDownloadError
+from xmaco.zoo.catalogue import _OWN_BUILDERS, CATALOGUE, CaffePreprocessing, WeightsDownloadError
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_available_lists_the_catalogue():
 @pytest.mark.parametrize("name", sorted(CATALOGUE))
 def test_every_entry_is_buildable_and_described(name):
     entry = CATALOGUE[name]
-    if name != "efficientnet_lite0":
+    if entry.constructor not in _OWN_BUILDERS:
         assert callable(getattr(keras.applications, entry.constructor))
     low, high = entry.values_range
     assert low < high and entry.preprocessing
@@ -75,6 +75,58 @@ def test_caffe_preprocessing_equals_keras(resnet50):
     inside = keras.Model(resnet50.input, resnet50.get_layer("caffe_preprocessing").output)
     expected = keras.applications.imagenet_utils.preprocess_input(rgb.copy(), mode="caffe")
     np.testing.assert_allclose(np.asarray(inside(rgb)), expected, rtol=1e-6, atol=1e-4)
+
+
+def test_judges_are_in_the_catalogue():
+    assert {"efficientnet_lite1", "efficientnet_lite2", "mobilenet_v1_025"} <= set(zoo.available())
+    model = zoo.load("MobileNet-v1-025", weights=None)
+    assert model.input_shape == (None, 224, 224, 3) and model.xmaco_values_range == (-1.0, 1.0)
+    lite2 = zoo.load("efficientnet-lite2", weights=None)
+    assert lite2.input_shape == (None, 260, 260, 3) and lite2.name == "efficientnet_lite2"
+
+
+def ends_in_softmax(model: keras.Model) -> bool:
+    return getattr(model.layers[-1], "activation", None) is keras.activations.softmax
+
+
+KERAS_APPLICATIONS = sorted(
+    name for name, entry in CATALOGUE.items() if entry.constructor not in _OWN_BUILDERS
+)
+
+
+@pytest.mark.parametrize("name", KERAS_APPLICATIONS)
+def test_keras_applications_are_asked_for_logits(name, monkeypatch):
+    # A class objective on probabilities has vanishing gradients: the catalogue gives logits.
+    # The constructor is replaced by a recorder so that no large network is built.
+    received = {}
+
+    def recorder(**kwargs):
+        received.update(kwargs)
+        image = kwargs.get("input_tensor")
+        if image is None:
+            image = keras.Input((8, 8, 3))
+        inputs = keras.utils.get_source_inputs(image)
+        pooled = keras.layers.GlobalAveragePooling2D()(image)
+        return keras.Model(inputs, keras.layers.Dense(3, name="predictions")(pooled))
+
+    monkeypatch.setattr(keras.applications, CATALOGUE[name].constructor, recorder)
+    zoo.load(name, weights=None)
+    assert received["classifier_activation"] is None
+    zoo.load(name, weights=None, classifier_activation="softmax")
+    assert received["classifier_activation"] == "softmax"
+
+
+def test_logits_by_default_and_softmax_on_request():
+    logits = zoo.load("mobilenetv2", weights=None, alpha=0.35)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype("float32")
+    assert not ends_in_softmax(logits) and np.asarray(logits(x)).min() < 0
+    probabilities = zoo.load(
+        "mobilenetv2", weights=None, alpha=0.35, classifier_activation="softmax"
+    )
+    assert ends_in_softmax(probabilities)
+    assert np.asarray(probabilities(x)).sum() == pytest.approx(1.0, abs=1e-4)
+    for name in ("efficientnet_lite1", "mobilenet_v1_025"):
+        assert not ends_in_softmax(zoo.load(name, weights=None))
 
 
 def test_models_taking_signed_inputs_are_unwrapped():

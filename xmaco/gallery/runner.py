@@ -160,7 +160,7 @@ def load_model(spec: str | os.PathLike) -> Any:
     """Load a catalogue model with raw class scores (logits), or a saved Keras file.
 
     Keras applications end in a softmax unless asked otherwise; a class objective needs the
-    logits, so they are built with ``classifier_activation=None``.
+    logits, which :func:`xmaco.zoo.load` gives by default (``classifier_activation=None``).
 
     Example
     -------
@@ -170,9 +170,8 @@ def load_model(spec: str | os.PathLike) -> Any:
     from xmaco import zoo
 
     canonical = _catalogue_name(spec)
-    if canonical is not None and canonical != _EMBEDDED:
-        return zoo.load(canonical, classifier_activation=None)
-    return zoo.load(spec)
+    # zoo.load builds catalogue classifiers with their logits (classifier_activation=None).
+    return zoo.load(canonical if canonical is not None else spec)
 
 
 def _catalogue_name(spec: str | os.PathLike) -> str | None:

@@ -21,15 +21,32 @@ from xmaco.zoo.classes import class_index, imagenet_classes
 
 if TYPE_CHECKING:
     from xmaco.zoo.catalogue import available, load
-    from xmaco.zoo.efficientnet_lite import efficientnet_lite0
+    from xmaco.zoo.efficientnet_lite import (
+        efficientnet_lite0,
+        efficientnet_lite1,
+        efficientnet_lite2,
+    )
+    from xmaco.zoo.mobilenet import mobilenet_v1_025
 
-__all__ = ["available", "class_index", "efficientnet_lite0", "imagenet_classes", "load"]
+__all__ = [
+    "available",
+    "class_index",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "imagenet_classes",
+    "load",
+    "mobilenet_v1_025",
+]
 
 # Public name -> submodule defining it, imported on first access (these import Keras).
 _LAZY = {
     "available": "catalogue",
     "load": "catalogue",
     "efficientnet_lite0": "efficientnet_lite",
+    "efficientnet_lite1": "efficientnet_lite",
+    "efficientnet_lite2": "efficientnet_lite",
+    "mobilenet_v1_025": "mobilenet",
 }
 
 

