@@ -39,7 +39,7 @@ def _fmt(triple, digits: int = 2, unit: str = "") -> str:
 
 def contender_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Pooled step seconds and step/yardstick ratios of one contender, and per-round medians."""
-    steps, ratios, per_round, peaks = [], [], {}, []
+    steps, ratios, per_round, seconds_per_round, peaks = [], [], {}, {}, []
     for record in records:
         if "error" in record:
             continue
@@ -49,21 +49,33 @@ def contender_stats(records: list[dict[str, Any]]) -> dict[str, Any]:
         ratio = s / y
         ratios.extend(ratio.tolist())
         per_round[record["round"]] = float(np.median(ratio)) if ratio.size else float("nan")
+        seconds_per_round[record["round"]] = _median_iqr(s)
         peaks.append(record.get("peak_rss_mb", float("nan")))
     return {
         "seconds": _median_iqr(steps),
         "ratio": _median_iqr(ratios),
         "per_round": per_round,
+        "seconds_per_round": seconds_per_round,
         "peak_rss_mb": max(peaks) if peaks else float("nan"),
         "steps": len(steps),
         "errors": [r["error"] for r in records if "error" in r],
     }
 
 
-def cross_ratio(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, float, float]:
-    """Median and range over rounds of ``a``'s step / ``b``'s step (both via the yardstick)."""
-    rounds = sorted(set(a["per_round"]) & set(b["per_round"]))
-    values = [a["per_round"][r] / b["per_round"][r] for r in rounds]
+def cross_ratio(
+    a: dict[str, Any], b: dict[str, Any], raw: bool = False
+) -> tuple[float, float, float]:
+    """Median and range over rounds of ``a``'s step / ``b``'s step.
+
+    Both via the yardstick by default; ``raw=True`` divides the rounds' median seconds.
+    """
+    if raw:
+        a_round = {r: triple[0] for r, triple in a["seconds_per_round"].items()}
+        b_round = {r: triple[0] for r, triple in b["seconds_per_round"].items()}
+    else:
+        a_round, b_round = a["per_round"], b["per_round"]
+    rounds = sorted(set(a_round) & set(b_round))
+    values = [a_round[r] / b_round[r] for r in rounds]
     if not values:
         return (float("nan"),) * 3
     return float(np.median(values)), float(min(values)), float(max(values))
@@ -94,6 +106,9 @@ def summarise(results: Path) -> dict[str, Any]:
             "xmaco / bare micro-batches as xmaco runs them": cross_ratio(xmaco, chunked),
             "xmaco one call / bare one call on 32": cross_ratio(same_batch, one_call),
             "xplique / bare one call on 32": cross_ratio(xplique, one_call),
+            "xmaco / xplique, seconds": cross_ratio(xmaco, xplique, raw=True),
+            "xmaco / bare one call on 32, seconds": cross_ratio(xmaco, one_call, raw=True),
+            "xplique / bare one call on 32, seconds": cross_ratio(xplique, one_call, raw=True),
         }
     batch = _load(results, "batch")
     if batch:
@@ -218,6 +233,11 @@ def _headline(summary: dict[str, Any], verdicts: list[dict[str, Any]]) -> list[s
         ),
         "xmaco one call / bare one call on 32": "xmaco step with one call / bare one call",
         "xplique / bare one call on 32": "Xplique step / bare pass, one call on 32",
+        "xmaco / xplique, seconds": "xmaco step / Xplique step, in seconds",
+        "xmaco / bare one call on 32, seconds": "xmaco step / bare pass one call on 32, in seconds",
+        "xplique / bare one call on 32, seconds": (
+            "Xplique step / bare pass one call on 32, in seconds"
+        ),
     }
     for key, label in labels.items():
         if key in step:
@@ -265,10 +285,40 @@ def _step_section(step: dict[str, Any], summary: dict[str, Any]) -> list[str]:
         "the bare pass run the same way (last row) and, in section 4, the same micro-batches "
         "one at a time.",
         "",
+        *_rounds_table(stats, step),
         f"Reproduce: `{step['command']}` ({step['rounds']} rounds).",
         "",
     ]
     return lines
+
+
+def _rounds_table(stats: dict[str, Any], step: dict[str, Any]) -> list[str]:
+    """Every round: each contender's median seconds per step and its spread in that round."""
+    names = [name for name, s in stats.items() if s["seconds_per_round"]]
+    rounds = sorted({r for name in names for r in stats[name]["seconds_per_round"]})
+    if not rounds:
+        return []
+    after = step.get("load_average_after")
+    lines = [
+        "Every round, in seconds per step: median of the round's timed steps, and their spread "
+        "(interquartile range / median). The ratios in the headline marked *in seconds* divide "
+        "these medians round by round"
+        + (f"; 1-minute load average at the end {after[0]:.1f}." if after else "."),
+        "",
+        "| round | " + " | ".join(names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for r in rounds:
+        cells = []
+        for name in names:
+            triple = stats[name]["seconds_per_round"].get(r)
+            if triple is None:
+                cells.append("n/a")
+                continue
+            mid, low, high = triple
+            cells.append(f"{mid:.3f} ({100 * (high - low) / mid:.1f}%)")
+        lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _pieces_section(pieces: dict[str, Any], step: dict[str, Any] | None) -> list[str]:

@@ -107,6 +107,7 @@ def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
     """The settings, rounds and step counts of one section."""
     timed = 2 if smoke else 5
     if section == "step":
+        # 16 timed steps a round: enough that one round's spread is a few percent when idle.
         return {
             "rounds": 1 if smoke else 3,
             "contenders": {
@@ -125,7 +126,7 @@ def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
                     "settings": {"batch": 32, "chunk": 4, "in_flight": 2},
                 },
             },
-            "timed": timed,
+            "timed": 2 if smoke else 16,
         }
     if section == "batch":
         return {

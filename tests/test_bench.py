@@ -72,6 +72,21 @@ def test_ratios_are_taken_round_by_round_through_the_yardstick():
     assert a["seconds"][0] == pytest.approx(1.5)
 
 
+def test_seconds_are_compared_round_by_round_and_every_round_is_shown():
+    # the yardstick would call the two equal; their seconds say 1.5x, round after round
+    a = report.contender_stats(
+        [_record(0, [1.5, 1.5, 1.8], [1.0] * 3), _record(1, [3.0] * 3, [2.0] * 3)]
+    )
+    b = report.contender_stats([_record(0, [1.0] * 3, [1.0] * 3), _record(1, [2.0] * 3, [2.0] * 3)])
+    assert report.cross_ratio(a, b, raw=True) == pytest.approx((1.5, 1.5, 1.5))
+    assert report.cross_ratio(a, b)[0] == pytest.approx(1.5)
+    lines = report._rounds_table({"a": a, "b": b}, {"load_average_after": [0.4, 0.5, 0.6]})
+    assert "| round | a | b |" in lines
+    assert "| 1 | 1.500 (10.0%) | 1.000 (0.0%) |" in lines  # IQR 1.5-1.65 over the median 1.5
+    assert "| 2 | 3.000 (0.0%) | 2.000 (0.0%) |" in lines
+    assert "load average at the end 0.4" in lines[0]
+
+
 def test_failed_settings_are_reported_not_fatal():
     stats = report.contender_stats([{"round": 0, "error": "exit 1: out of memory"}])
     assert stats["errors"] == ["exit 1: out of memory"] and stats["steps"] == 0
