@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         efficientnet_lite2,
     )
     from xmaco.zoo.mobilenet import mobilenet_v1_025
+    from xmaco.zoo.vgg import vgg19
 
 __all__ = [
     "available",
@@ -37,6 +38,7 @@ __all__ = [
     "imagenet_classes",
     "load",
     "mobilenet_v1_025",
+    "vgg19",
 ]
 
 # Public name -> submodule defining it, imported on first access (these import Keras).
@@ -47,6 +49,7 @@ _LAZY = {
     "efficientnet_lite1": "efficientnet_lite",
     "efficientnet_lite2": "efficientnet_lite",
     "mobilenet_v1_025": "mobilenet",
+    "vgg19": "vgg",
 }
 
 

