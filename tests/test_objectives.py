@@ -204,3 +204,87 @@ def test_logits_and_ordinary_layers_do_not_warn():
         Objective.neuron(separate, "logits", [0, 3])
         Objective.channel(fused, 0, 1)
         Objective.layer(separate, "probs")
+
+
+# ---------------------------------------------------------------------------- stage aliases
+@pytest.fixture(scope="module")
+def staged():
+    """A VGG-style model: conv1_1, conv1_2, pool1, conv2_1, conv2_2, a real 'conv3', 'dense_1'."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv1_1")(inputs)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv1_2")(x)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", name="conv2_1")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", name="conv2_2")(x)
+    x = keras.layers.Conv2D(5, 1, name="conv3")(x)
+    x = keras.layers.Conv2D(5, 1, name="conv3_extra")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="dense_1")(x), name="staged")
+
+
+@pytest.fixture(scope="module")
+def residual():
+    """ResNet-style names: each block ends in an add named conv{s}_block{b}_out."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv1_conv")(inputs)
+    for block in (1, 2):
+        y = keras.layers.Conv2D(4, 3, padding="same", name=f"conv2_block{block}_1_conv")(x)
+        x = keras.layers.Add(name=f"conv2_block{block}_out")([x, y])
+    x = keras.layers.BatchNormalization(name="post_bn")(x)
+    return keras.Model(inputs, x, name="residual")
+
+
+def test_a_stage_alias_is_the_stage_last_layer(staged, residual):
+    assert Objective.layer(staged, "conv1").layers == ["conv1_2"]
+    assert Objective.layer(staged, "conv2").names == ["conv2_2:layer"]
+    assert Objective.layer(residual, "conv2").layers == ["conv2_block2_out"]
+    assert Objective.layer(residual, "conv1").layers == ["conv1_conv"]
+
+
+def test_every_factory_takes_a_stage_alias(staged):
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 16, 16, 3)).astype("float32")
+    pairs = [
+        (Objective.channel(staged, "conv2", [1, 4]), Objective.channel(staged, "conv2_2", [1, 4])),
+        (
+            Objective.neuron(staged, "conv1", (3, 3, 2)),
+            Objective.neuron(staged, "conv1_2", (3, 3, 2)),
+        ),
+        (
+            Objective.direction(staged, "conv2", np.arange(6.0)),
+            Objective.direction(staged, "conv2_2", np.arange(6.0)),
+        ),
+    ]
+    for alias, named in pairs:
+        assert alias.names == named.names
+        np.testing.assert_allclose(_gradient(alias, images)[1], _gradient(named, images)[1])
+
+
+def test_a_real_layer_keeps_its_name_over_an_alias(staged):
+    # 'conv3' is a layer of its own, although 'conv3_extra' follows it.
+    assert Objective.layer(staged, "conv3").layers == ["conv3"]
+
+
+def test_names_without_a_stage_number_make_no_alias(staged):
+    with pytest.raises(ValueError, match="Received: layer='dense'"):
+        Objective.layer(staged, "dense")
+
+
+def test_an_unknown_name_lists_the_aliases_among_close_matches(staged):
+    with pytest.raises(ValueError) as caught:
+        Objective.layer(staged, "conv4")
+    message = str(caught.value)
+    assert "Expected layer to be a layer name of model 'staged'. Received: layer='conv4'" in message
+    assert "'conv2' (= 'conv2_2')" in message and "'conv1' (= 'conv1_2')" in message
+
+
+@pytest.mark.parametrize("name", ["resnet50", "resnet50v2"])
+def test_keras_resnets_stage_aliases(name):
+    from xmaco import zoo
+
+    model = zoo.load(name, weights=None)
+    assert Objective.layer(model, "conv5").layers == ["conv5_block3_out"]
+    assert Objective.channel(model, "conv4", 7).names == ["conv4_block6_out:channel 7"]
+    assert model.get_layer("conv5_block3_out").output.shape[-1] == 2048

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import numbers
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,8 @@ from .transforms import _gather_crop
 __all__ = ["Objective", "CompiledObjective"]
 
 _COSINE_FLOOR = 0.1
+# A stage-named layer: "conv5_4" (VGG), "conv5_block3_out" (ResNet); group 1 is the stage.
+_STAGE_PREFIX = re.compile(r"([A-Za-z]+[0-9]+)_")
 _TOKEN_CHOICES = ("all", "patches", "class")
 
 
@@ -161,6 +164,11 @@ class Objective:
     def layer(cls, model: Any, layer: str | int) -> Objective:
         """Maximise the mean of the squared activations of ``layer`` (its overall energy).
 
+        Every factory takes ``layer`` as a name, an index, or a stage alias: on a model whose
+        layers are named by stage (``conv5_1`` ... ``conv5_4`` in VGG, ``conv5_block1_1_conv``
+        ... ``conv5_block3_out`` in ResNet), ``"conv5"`` is the stage's last layer, unless a
+        layer has that very name.
+
         Example
         -------
         >>> import keras
@@ -169,6 +177,11 @@ class Objective:
         ... )
         >>> Objective.layer(model, 0).names
         ['conv:layer']
+        >>> staged = keras.Sequential([keras.Input((8, 8, 3)),
+        ...                            keras.layers.Conv2D(2, 3, name="conv1_1"),
+        ...                            keras.layers.Conv2D(2, 3, name="conv1_2")])
+        >>> Objective.layer(staged, "conv1").names
+        ['conv1_2:layer']
         """
         name, _ = _resolve_layer(model, layer)
         return cls(model, [_Term(name, "layer", np.zeros((1,), np.int32), (f"{name}:layer",))])
@@ -585,18 +598,21 @@ def _resolve_layer(model: Any, layer: str | int) -> tuple[str, tuple]:
             )
         found = model.layers[layer]
     else:
-        if layer not in names:
-            folded = {name.casefold(): name for name in names}
+        aliases = _stage_aliases(names)
+        if layer not in names and layer not in aliases:
+            labels = {name: repr(name) for name in names}
+            labels |= {alias: f"{alias!r} (= {last!r})" for alias, last in aliases.items()}
+            folded = {name.casefold(): name for name in labels}
             close = [
-                folded[match]
+                labels[folded[match]]
                 for match in difflib.get_close_matches(layer.casefold(), folded, n=5, cutoff=0.5)
             ]
-            hint = f" Close matches: {', '.join(map(repr, close))}." if close else ""
+            hint = f" Close matches: {', '.join(close)}." if close else ""
             raise ValueError(
                 f"Expected layer to be a layer name of model '{model.name}'. Received: "
                 f"layer={layer!r}.{hint}"
             )
-        found = model.get_layer(layer)
+        found = model.get_layer(layer if layer in names else aliases[layer])
     try:
         shape = tuple(found.output.shape)[1:]
     except (AttributeError, ValueError):
@@ -653,6 +669,21 @@ def _input_layer_name(model: Any, layer: Any) -> str | None:
         except (AttributeError, ValueError):
             continue
     return None
+
+
+def _stage_aliases(names: Sequence[str]) -> dict[str, str]:
+    """Stage alias -> the stage's last layer, for layers named ``{stage}_...`` in model order.
+
+    Keras lists a Functional model's layers in topological order, so the last layer of a
+    stage is the one whose output the next stage reads (``conv5_4``, ``conv5_block3_out``).
+    A layer that is itself named like an alias keeps its name.
+    """
+    aliases = {}
+    for name in names:
+        match = _STAGE_PREFIX.match(name)
+        if match:
+            aliases[match.group(1)] = name
+    return {alias: last for alias, last in aliases.items() if alias not in names}
 
 
 def _indices(value: Any, argument: str, size: int, what: str) -> list[int]:
