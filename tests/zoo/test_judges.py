@@ -140,6 +140,7 @@ def test_random_weights_fetch_nothing(monkeypatch, tmp_path):
 
 
 def test_mobilenet_is_keras_mobilenet_with_logits(mobilenet_v1):
+    assert mobilenet_v1.name == "mobilenet_v1_025"
     assert mobilenet_v1.input_shape == (None, 224, 224, 3)
     assert mobilenet_v1.output_shape == (None, 1000)
     assert mobilenet_v1.get_layer("conv_pw_13_relu").output.shape == (None, 7, 7, 256)

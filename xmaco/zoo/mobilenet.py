@@ -46,7 +46,7 @@ def mobilenet_v1_025(
     Returns
     -------
     keras.Model
-        Keras's ``MobileNet(alpha=0.25)``, named ``mobilenet_0.25_224``, with its layer names
+        Keras's ``MobileNet(alpha=0.25)``, named ``mobilenet_v1_025``, with its layer names
         (``conv_pw_13_relu``, ``conv_preds``, ``predictions``). Input ``(batch, 224, 224, 3)``
         RGB scaled by ``pixel / 127.5 - 1``; output ``(batch, 1000)``.
         ``model.xmaco_values_range`` is ``(-1.0, 1.0)``.
@@ -77,6 +77,7 @@ def mobilenet_v1_025(
         alpha=0.25,
         weights=path,
         classifier_activation=classifier_activation,
+        name="mobilenet_v1_025",
     )
     annotate(model, VALUES_RANGE, PREPROCESSING)
     return model
