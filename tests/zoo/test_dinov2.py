@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 import xmaco
-from xmaco import Objective
+from xmaco import Objective, cli, zoo
+from xmaco.result import Result
 from xmaco.zoo import dinov2 as dino
 from xmaco.zoo import fetch as fetching
 
@@ -221,3 +222,34 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     bogus.write_bytes(b"not a protobuf at all \x00\xff")
     with pytest.raises(ValueError, match="model.onnx"):
         dino.dinov2_vits14(bogus)
+
+
+def test_the_catalogue_builds_it_by_name():
+    assert "dinov2_vits14" in zoo.available()
+    model = zoo.load("DINOv2-ViTS14", weights=None, input_size=28)
+    assert model.name == "dinov2_vits14"
+    assert model.xmaco_values_range == (0.0, 1.0)
+    assert model.xmaco_preprocessing == dino.PREPROCESSING
+    assert zoo.dinov2_vits14 is dino.dinov2_vits14
+
+
+def test_the_command_line_visualizes_an_mlp_channel(onnx_file, capsys, tmp_path):
+    code = cli.main(
+        [
+            "visualize",
+            "--model",
+            "dinov2_vits14",
+            "--layer",
+            "block11_mlp",
+            "--channel",
+            "3",
+            *"--steps 1 --crops 1 --image-size 224 --seed 0 --quiet --out".split(),
+            str(tmp_path),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    result = Result.load(tmp_path / "xmaco")
+    assert result.names == ["block11_mlp:channel 3"]
+    assert result.config["model"] == "dinov2_vits14"
+    assert result.config["values_range"] == [0.0, 1.0]
+    assert result.images.shape == (1, 224, 224, 3)

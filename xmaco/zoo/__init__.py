@@ -21,6 +21,7 @@ from xmaco.zoo.classes import class_index, imagenet_classes
 
 if TYPE_CHECKING:
     from xmaco.zoo.catalogue import available, load
+    from xmaco.zoo.dinov2 import dinov2_vits14
     from xmaco.zoo.efficientnet_lite import (
         efficientnet_lite0,
         efficientnet_lite1,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "available",
     "class_index",
+    "dinov2_vits14",
     "efficientnet_lite0",
     "efficientnet_lite1",
     "efficientnet_lite2",
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY = {
     "available": "catalogue",
     "load": "catalogue",
+    "dinov2_vits14": "dinov2",
     "efficientnet_lite0": "efficientnet_lite",
     "efficientnet_lite1": "efficientnet_lite",
     "efficientnet_lite2": "efficientnet_lite",

