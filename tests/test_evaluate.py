@@ -230,3 +230,114 @@ def test_a_real_judge_sees_the_cat():
     for judgement in found.judgements:
         assert judgement.top[0] in DOMESTIC_CATS and judgement.top5
     assert found.of("efficientnet_lite1")[0].top1
+
+
+# ---------------------------------------------------------------------------- hold
+def mean_colour_model(size=(16, 16)) -> keras.Model:
+    """An identity 1 x 1 convolution: channel c of 'colour' is channel c of the input."""
+    inputs = keras.Input((*size, 3))
+    layer = keras.layers.Conv2D(3, 1, use_bias=False, name="colour")
+    outputs = layer(inputs)
+    layer.set_weights([np.eye(3, dtype="float32")[None, None]])
+    return keras.Model(inputs, outputs, name="colour_model")
+
+
+def test_hold_scores_crops_the_size_of_the_input_exactly():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from xmaco import Objective
+    from xmaco.evaluate import hold
+
+    model = mean_colour_model()
+    picture = np.random.default_rng(0).random((32, 32, 3)).astype("float32")
+    # A side of half the 32-pixel picture is the 16-pixel input: no resampling at all.
+    held = hold(Objective.channel(model, "colour", 1), picture, crops=12, crop_sides=(0.5, 0.5))
+    windows = sliding_window_view(picture[:, :, 1], (16, 16)).mean(axis=(-1, -2)).ravel()
+    for score in held.scores[0]:
+        assert np.abs(windows - score).min() < 1e-5
+    assert held.scores.shape == (1, 12)
+    assert held.mean[0] == pytest.approx(held.scores.mean())
+    assert held.std[0] == pytest.approx(held.scores.std())
+
+
+def test_a_uniform_picture_holds_everywhere_and_a_half_picture_does_not():
+    from xmaco import Objective
+    from xmaco.evaluate import hold
+
+    model = mean_colour_model()
+    uniform = np.zeros((40, 40, 3), "float32")
+    uniform[..., 2] = 0.75
+    half = np.zeros((40, 40, 3), "float32")
+    half[:, :20, 2] = 1.5  # the same total, on the left half only
+    held = hold(Objective.channel(model, "colour", 2), np.stack([uniform, half]), crops=32)
+    np.testing.assert_allclose(held.scores[0], 0.75, atol=1e-5)
+    assert held.std[0] < 1e-5
+    assert held.std[1] > 0.3  # crops on the left read 1.5, on the right 0
+    assert held.scores[1].min() < 0.1 and held.scores[1].max() > 1.4
+
+
+def test_hold_is_seeded_and_reads_every_picture_on_the_same_crops():
+    from xmaco import Objective
+    from xmaco.evaluate import hold
+
+    model = mean_colour_model()
+    picture = np.random.default_rng(1).random((48, 48, 3)).astype("float32")
+    objective = Objective.channel(model, "colour", [0, 0])
+    first = hold(objective, np.stack([picture, picture]), crops=8, seed=3)
+    np.testing.assert_allclose(first.scores[0], first.scores[1], rtol=1e-6)
+    again = hold(
+        objective,
+        Result(
+            np.stack([picture, picture]),
+            np.zeros((2, 48, 48, 3)),
+            np.zeros((1, 2)),
+            ["a", "b"],
+            {},
+            0,
+        ),
+        crops=8,
+        seed=3,
+    )
+    np.testing.assert_array_equal(first.scores, again.scores)
+    other = hold(objective, np.stack([picture, picture]), crops=8, seed=4)
+    assert not np.allclose(first.scores, other.scores)
+    assert first.names == ["colour:channel 0"] * 2 and first.seed == 3
+    assert "colour:channel 0: " in str(first) and "(8 crops)" in str(first)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"crops": 0}, "Expected crops to be a positive integer. Received: crops=0"),
+        ({"crop_sides": (0.6, 0.2)}, "Expected crop_sides"),
+        ({"seed": 1.5}, "Expected seed to be an integer"),
+        ({"pictures": np.zeros((3, 20, 20, 3))}, "one picture per visualization .* 3 pictures"),
+        (
+            {"pictures": np.zeros((2, 20, 20, 1))},
+            r"Expected pictures to be an array \(N, H, W, 3\)",
+        ),
+        ({"pictures": np.full((2, 20, 20, 3), np.nan)}, "Expected pictures to be finite"),
+    ],
+)
+def test_hold_names_bad_arguments(kwargs, match):
+    from xmaco import Objective
+    from xmaco.evaluate import hold
+
+    objective = Objective.channel(mean_colour_model(), "colour", [0, 1])
+    arguments = {"pictures": np.zeros((2, 20, 20, 3), "float32"), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        hold(objective, **arguments)
+
+
+def test_hold_needs_an_objective_and_a_known_input_size():
+    from xmaco import Objective
+    from xmaco.evaluate import hold
+
+    with pytest.raises(TypeError, match="Expected objective to be an xmaco.Objective"):
+        hold("colour", np.zeros((1, 8, 8, 3)))
+    free = mean_colour_model(size=(None, None))
+    objective = Objective.channel(free, "colour", 0)
+    with pytest.raises(ValueError, match="Expected model_input_size"):
+        hold(objective, np.zeros((1, 8, 8, 3), "float32"))
+    held = hold(objective, np.ones((1, 8, 8, 3), "float32"), crops=2, model_input_size=6)
+    np.testing.assert_allclose(held.scores, 1.0, atol=1e-6)
