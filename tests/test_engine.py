@@ -212,6 +212,8 @@ def test_a_dead_unit_is_reported():
         (dict(spectrum=np.ones((3, 4, 4))), ValueError, "spectrum"),
         (dict(spectrum=-np.ones((3, 48, 25))), ValueError, "spectrum"),
         (dict(callbacks=[print]), TypeError, "callbacks"),
+        (dict(phase="normal"), ValueError, "phase='normal'"),
+        (dict(crop_padding="yes"), TypeError, "crop_padding='yes'"),
     ],
 )
 def test_bad_run_settings_name_the_argument(cnn, keywords, error, fragment):
@@ -219,6 +221,19 @@ def test_bad_run_settings_name_the_argument(cnn, keywords, error, fragment):
     with pytest.raises(error) as info:
         xmaco.maco(Objective.neuron(cnn, "logits", 0), **settings)
     assert fragment in str(info.value)
+
+
+def test_the_authors_formulation_is_two_keywords_recorded_in_the_config(cnn):
+    objective = Objective.neuron(cnn, "logits", 2)
+    default = xmaco.maco(objective, **SMALL, seed=0)
+    authors = xmaco.maco(objective, **SMALL, seed=0, phase="standardised", crop_padding=True)
+    assert (default.config["phase"], default.config["crop_padding"]) == ("uniform", False)
+    assert (authors.config["phase"], authors.config["crop_padding"]) == ("standardised", True)
+    assert not np.allclose(default.images, authors.images)
+    again = xmaco.maco(objective, **SMALL, seed=0, phase="standardised", crop_padding=True)
+    np.testing.assert_array_equal(again.images, authors.images)
+    fourier = xmaco.fourier(objective, **SMALL, seed=0, crop_padding=True)
+    assert fourier.config["crop_padding"] is True
 
 
 def test_objective_must_be_an_objective():

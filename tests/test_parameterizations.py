@@ -55,3 +55,22 @@ def test_each_visualization_depends_only_on_its_own_seed():
 def test_fourier_decay_is_checked():
     with pytest.raises(ValueError, match="decay=-1"):
         Fourier(decay=-1)
+
+
+def test_a_standardised_phase_is_blind_to_its_offset_and_spread():
+    # the authors' formulation: only the standardised phase forms the image
+    standardised, uniform = Maco(phase="standardised"), Maco()
+    for maco in (standardised, uniform):
+        (phase,) = maco.build([3], 32, 32, 3)
+        before = maco.images([phase]).numpy()
+        phase.assign(phase * 2.5 + 0.7)
+        moved = np.abs(maco.images([phase]).numpy() - before).max()
+        assert (moved < 1e-5) == (maco is standardised), moved
+    (phase,) = standardised.build([3], 64, 64, 3)
+    assert abs(float(np.std(phase.numpy())) - 1.0) < 0.02  # drawn from N(0, 1)
+    assert standardised.describe()["phase"] == "standardised"
+
+
+def test_an_unknown_phase_names_the_parameter_and_the_choices():
+    with pytest.raises(ValueError, match=r"phase to be one of 'uniform', 'standardised'.*'gauss'"):
+        Maco(phase="gauss")

@@ -79,3 +79,21 @@ def test_noise_has_the_documented_distribution():
     # N(0, 1) + U(-1/2, 1/2): mean 0, variance 1 + 1/12
     assert abs(noise.mean()) < 0.02
     assert abs(noise.var() - (1 + 1 / 12)) < 0.03
+
+
+def test_padded_boxes_may_reach_outside_and_read_zeros_there():
+    seeds = tf.constant([0, 1, 2, 3], tf.int64)
+    inside = sample_boxes(seeds, tf.constant(0), 64, 0.5, (64, 64)).numpy()
+    padded = sample_boxes(seeds, tf.constant(0), 64, 0.5, (64, 64), padding=True).numpy()
+    assert inside.min() >= 0.0 and inside.max() <= 1.0
+    assert padded.min() < 0.0 and padded.max() > 1.0
+    centres = (padded[:, :2] + padded[:, 2:]) / 2
+    assert centres.min() >= 0.0 and centres.max() <= 1.0
+    # a box over the top-left corner: the quarter outside the canvas reads zero, both kernels
+    canvas = tf.ones([1, 40, 40, 3])
+    box = tf.constant([[-0.5, -0.5, 0.5, 0.5]])
+    for xla in (False, True):
+        cropped = crop(canvas, box, 1, (21, 21), xla=xla).numpy()[0, :, :, 0]
+        np.testing.assert_allclose(cropped[:10, :], 0.0, atol=1e-6)
+        np.testing.assert_allclose(cropped[:, :10], 0.0, atol=1e-6)
+        np.testing.assert_allclose(cropped[11:, 11:], 1.0, atol=1e-6)

@@ -65,6 +65,8 @@ def maco(
     mixed_precision: bool = False,
     strategy: Any = None,
     preset: str = "reference",
+    phase: str = "uniform",
+    crop_padding: bool = False,
 ) -> Result:
     """Visualize ``objective`` with MACO: optimise only the phase of a fixed-magnitude spectrum.
 
@@ -137,6 +139,14 @@ def maco(
         half of its model evaluations for pictures the model recognises better
         (docs/benchmarks.md). Keywords given explicitly win; ``Result.config["preset"]``
         records the name.
+    phase
+        ``"uniform"`` (default): the phase is drawn uniform on the circle and used as it is;
+        ``"standardised"``: drawn from N(0, 1) and standardised at every step, as the MACO
+        authors' implementations do (see :class:`xmaco.parameterizations.Maco`).
+    crop_padding
+        False (default): every crop lies inside the canvas. True: a crop's centre lies in the
+        canvas but the crop may reach outside it, where it reads zeros (the middle of a
+        symmetric value range), as in Xplique's ``maco()``.
 
     Returns
     -------
@@ -157,8 +167,8 @@ def maco(
     chosen = presets.get(preset)
     steps, crops, crop_size = chosen.apply(steps, crops, crop_size)
     learning_rate = chosen.rate(steps, learning_rate)
-    keywords = _keywords(locals(), exclude=("spectrum", "preset", "chosen"))
-    result = visualize(objective, Maco(spectrum), **keywords)
+    keywords = _keywords(locals(), exclude=("spectrum", "preset", "chosen", "phase"))
+    result = visualize(objective, Maco(spectrum, phase), **keywords)
     result.config["preset"] = chosen.name
     return result
 
@@ -182,11 +192,13 @@ def fourier(
     decay: float = 1.0,
     mixed_precision: bool = False,
     strategy: Any = None,
+    crop_padding: bool = False,
 ) -> Result:
     """Visualize ``objective`` with the Fourier baseline (Olah et al. 2017).
 
     The whole complex spectrum is optimised, scaled by ``1 / f**decay``, in the decorrelated
-    colour space. Same keywords as :func:`maco` (no ``spectrum``), plus ``decay``; the default
+    colour space. Same keywords as :func:`maco` (no ``spectrum``, ``phase`` or ``preset``),
+    plus ``decay``; the default
     optimizer is Adam with learning rate 0.05.
 
     Example
@@ -218,10 +230,12 @@ def pixel(
     verbose: bool | None = None,
     mixed_precision: bool = False,
     strategy: Any = None,
+    crop_padding: bool = False,
 ) -> Result:
     """Visualize ``objective`` by optimising the pixels directly (through a sigmoid).
 
-    Same keywords as :func:`maco` (no ``spectrum``); the default optimizer is Adam with
+    Same keywords as :func:`maco` (no ``spectrum``, ``phase`` or ``preset``); the default
+    optimizer is Adam with
     learning rate 0.05.
 
     Example
@@ -319,6 +333,7 @@ def visualize(
     verbose: bool | None = None,
     mixed_precision: bool = False,
     strategy: Any = None,
+    crop_padding: bool = False,
 ) -> Result:
     """The one engine behind :func:`maco`, :func:`fourier` and :func:`pixel`.
 
@@ -379,6 +394,11 @@ def visualize(
             "tf.distribute.MirroredStrategy()) or None. Received: strategy of type "
             f"{type(strategy).__name__}"
         )
+    if not isinstance(crop_padding, (bool, np.bool_)):
+        raise TypeError(
+            "Expected crop_padding to be True or False. Received: "
+            f"crop_padding={crop_padding!r}"
+        )
     if strategy is not None and jit_compile:
         raise ValueError(
             "Expected jit_compile=False with a strategy: XLA compiles the step of one device. "
@@ -407,6 +427,7 @@ def visualize(
         backup,
         seeds=tf.constant(seeds, tf.int64),
         crops=crops,
+        crop_padding=bool(crop_padding),
         canvas=(height, width),
         input_size=input_size,
         values_range=(low, high),
@@ -430,6 +451,7 @@ def visualize(
         "image_size": [height, width],
         "model_input_size": list(input_size),
         "crop_size": schedules.describe(crop_schedule),
+        "crop_padding": bool(crop_padding),
         "noise": schedules.describe(noise_schedule),
         "learning_rate": schedules.describe(lr_schedule) if owns_rate else None,
         "optimizer": type(optimizer).__name__,
@@ -576,6 +598,7 @@ def _make_step(
     *,
     seeds: tf.Tensor,
     crops: int | None,
+    crop_padding: bool,
     canvas: tuple[int, int],
     input_size: tuple[int, int],
     values_range: tuple[float, float],
@@ -693,7 +716,7 @@ def _make_step(
             rate = tf.cast(optimizer.learning_rate, tf.float32)
         boxes = None
         if crops is not None:
-            boxes = sample_boxes(seeds, step_index, crops, size, canvas)
+            boxes = sample_boxes(seeds, step_index, crops, size, canvas, padding=crop_padding)
         shape = [per_visualization, *input_size, channels]
         noise = noise_field(seeds, step_index, shape, scale * (high - low) / 2.0)
         values, mass = compiled_update(boxes, noise, rate)

@@ -89,15 +89,19 @@ class Maco(Parameterization):
     the fixed magnitude (C, H, W//2+1) in the decorrelated colour space and ``phi`` the phase,
     the only variable.
 
-    The phase starts uniform on the circle, ``U(-pi, pi)``. (Phases drawn from N(0, 1), or
-    standardised to mean 0 and std 1 at every step, are biased towards 0: their real parts
-    add up coherently at the origin and put a bright spot in the corner of the image.)
-
     Parameters
     ----------
     spectrum
         None (the natural default, :func:`xmaco.spectrum.natural`), a (C, H', W'//2+1) array
         or a path to a ``.npy`` file; resized to the canvas when needed.
+    phase
+        How the phase is drawn and used. ``"uniform"``: drawn uniform on the circle,
+        ``U(-pi, pi)``, and used as it is. ``"standardised"``: drawn from N(0, 1) and
+        standardised (mean 0, std 1 over each visualization's phases) every time the image
+        is formed, as the MACO authors' implementations do; as the phase spreads during a run,
+        the standardisation shrinks each step's effect (an implicit step-size decay), and its
+        bias towards 0 makes the real parts add up coherently at the origin (a bright
+        spot in the corner of the image).
 
     Example
     -------
@@ -111,25 +115,38 @@ class Maco(Parameterization):
     default_optimizer = "nadam"
     default_learning_rate = 1.0
 
-    def __init__(self, spectrum: Any = None) -> None:
+    PHASES = ("uniform", "standardised")
+
+    def __init__(self, spectrum: Any = None, phase: str = "uniform") -> None:
+        if phase not in self.PHASES:
+            raise ValueError(
+                f"Expected phase to be one of {', '.join(map(repr, self.PHASES))}. "
+                f"Received: phase={phase!r}"
+            )
         self.spectrum = spectrum
+        self.phase = phase
         self.magnitude: np.ndarray | None = None
         self._shape: tuple[int, int] = (0, 0)
 
     def build(self, seeds, height, width, channels):
         self.magnitude = spectra.resolve(self.spectrum, height, width, channels)
         self._shape = (height, width)
-        phase = np.stack(
-            [
-                np.random.default_rng(int(seed)).uniform(-np.pi, np.pi, self.magnitude.shape)
-                for seed in seeds
-            ]
-        ).astype(np.float32)
+        if self.phase == "standardised":
+            phase = _normal(seeds, self.magnitude.shape)
+        else:
+            phase = np.stack(
+                [
+                    np.random.default_rng(int(seed)).uniform(-np.pi, np.pi, self.magnitude.shape)
+                    for seed in seeds
+                ]
+            ).astype(np.float32)
         return [tf.Variable(phase, name="phase")]
 
     def decorrelated(self, variables: Sequence[tf.Variable]) -> tf.Tensor:
         """The standardised image before colour recorrelation and sigmoid (N, H, W, C)."""
         (phase,) = variables
+        if self.phase == "standardised":
+            phase = _standardise(phase, axes=(1, 2, 3))
         magnitude = tf.constant(self.magnitude)
         spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
         image = tf.signal.irfft2d(spectrum, fft_length=list(self._shape))  # (N, C, H, W)
@@ -147,7 +164,7 @@ class Maco(Parameterization):
             label = f"array{tuple(source.shape)}"
         else:
             label = str(source)
-        return {"method": self.name, "spectrum": label}
+        return {"method": self.name, "spectrum": label, "phase": self.phase}
 
 
 class Fourier(Parameterization):

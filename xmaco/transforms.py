@@ -40,13 +40,15 @@ def sample_boxes(
     canvas_shape: tuple[int, int],
     size_jitter: float = 0.05,
     center_std: float = 0.15,
+    padding: bool = False,
 ) -> tf.Tensor:
     """Random square crop boxes, ``crops`` per visualization.
 
     Each crop's side is ``size`` (a fraction of the canvas' shorter side) plus
     ``N(0, size_jitter)``, clipped to ``[MIN_CROP, 1]``; its centre is ``0.5 + N(0,
-    center_std)`` per axis, clipped so that the box stays inside the canvas (no padding is
-    ever sampled).
+    center_std)`` per axis, clipped so that the box stays inside the canvas, unless
+    ``padding`` is True: then the centre stays in the canvas but the box may reach outside
+    it, where :func:`crop` reads zeros (the middle of a symmetric value range).
 
     Parameters
     ----------
@@ -87,7 +89,10 @@ def sample_boxes(
         centers = 0.5 + center_std * tf.random.stateless_normal(
             [crops, 2], seed=_key(seeds[i], step, _CENTER_DRAW), alg="philox"
         )
-        centers = tf.clip_by_value(centers, sides / 2.0, 1.0 - sides / 2.0)
+        if padding:
+            centers = tf.clip_by_value(centers, 0.0, 1.0)
+        else:
+            centers = tf.clip_by_value(centers, sides / 2.0, 1.0 - sides / 2.0)
         per_visualization.append(tf.concat([centers - sides / 2.0, centers + sides / 2.0], 1))
     return tf.concat(per_visualization, 0)
 
@@ -101,7 +106,8 @@ def crop(
 ) -> tf.Tensor:
     """Crop and resize (bilinear) the canvas to the model input.
 
-    ``boxes`` None means the whole canvas, once per visualization. ``xla=True`` uses an
+    ``boxes`` None means the whole canvas, once per visualization. Where a box reaches outside
+    the canvas, the crop reads zeros. ``xla=True`` uses an
     equivalent formulation made of gathers, which XLA compiles (``CropAndResize`` has no XLA
     kernel); the default, TensorFlow's kernel with a race-free gradient, is about 2x faster
     forward and backward on CPU.
@@ -173,10 +179,12 @@ def _gather_crop(canvas, boxes, owners, output_size):
         position = (start[:, None] + (end - start)[:, None] * t) * (length - 1)
         floor = tf.floor(position)
         low = tf.clip_by_value(tf.cast(floor, tf.int32), 0, length - 1)
-        return low, tf.minimum(low + 1, length - 1), position - floor
+        # samples outside the canvas read zero, as the kernel's extrapolation value
+        inside = tf.cast((position >= 0.0) & (position <= length - 1.0), canvas.dtype)
+        return low, tf.minimum(low + 1, length - 1), position - floor, inside
 
-    top, bottom, fy = grid(boxes[:, 0], boxes[:, 2], output_size[0], height)
-    left, right, fx = grid(boxes[:, 1], boxes[:, 3], output_size[1], width)
+    top, bottom, fy, inside_y = grid(boxes[:, 0], boxes[:, 2], output_size[0], height)
+    left, right, fx, inside_x = grid(boxes[:, 1], boxes[:, 3], output_size[1], width)
 
     def rows(index):
         owner = tf.broadcast_to(owners[:, None], tf.shape(index))
@@ -184,7 +192,8 @@ def _gather_crop(canvas, boxes, owners, output_size):
 
     fy, fx = fy[:, :, None, None], fx[:, None, :, None]
     band = rows(top) * (1.0 - fy) + rows(bottom) * fy
-    return (
+    inside = inside_y[:, :, None, None] * inside_x[:, None, :, None]
+    return inside * (
         tf.gather(band, left, axis=2, batch_dims=1) * (1.0 - fx)
         + tf.gather(band, right, axis=2, batch_dims=1) * fx
     )
