@@ -396,8 +396,7 @@ def visualize(
         )
     if not isinstance(crop_padding, (bool, np.bool_)):
         raise TypeError(
-            "Expected crop_padding to be True or False. Received: "
-            f"crop_padding={crop_padding!r}"
+            f"Expected crop_padding to be True or False. Received: crop_padding={crop_padding!r}"
         )
     if strategy is not None and jit_compile:
         raise ValueError(
