@@ -231,7 +231,7 @@ def test_every_option_and_subcommand_has_help():
     parser = cli.build_parser()
     assert parser.description
     (commands,) = [a for a in parser._actions if a.dest == "command"]
-    assert set(commands.choices) == {"visualize", "demo", "concepts", "gallery"}
+    assert set(commands.choices) == {"visualize", "demo", "concepts", "gallery", "evaluate"}
     for name, sub in commands.choices.items():
         assert sub.description, name
         for action in sub._actions:

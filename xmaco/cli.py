@@ -6,7 +6,9 @@ its transparency as alpha channel, an image|overlay PNG, and the :class:`xmaco.R
 ``xmaco demo`` does that for five ImageNet classes on the embedded EfficientNet-Lite0 and adds
 an ``index.html`` contact sheet with what the model recognises in each picture.
 ``xmaco concepts`` (:mod:`xmaco.concepts_cli`) finds and visualizes the concepts of classes;
-``xmaco gallery`` (:mod:`xmaco.gallery.cli`) renders many units into a browsable site.
+``xmaco gallery`` (:mod:`xmaco.gallery.cli`) renders many units into a browsable site;
+``xmaco evaluate`` (:mod:`xmaco.evaluate_cli`) asks other networks whether they recognise the
+class in pictures.
 
 Every error ends in one line ``xmaco: error: ...`` on stderr and exit status 2; Ctrl-C saves
 the partial result and exits with 130.
@@ -41,6 +43,7 @@ from xmaco._startup import list_devices
 from xmaco.concepts_cli import add_concepts_command
 from xmaco.errors import NonFiniteError, OutOfMemoryError
 from xmaco.evaluate import Recognition, recognise
+from xmaco.evaluate_cli import add_evaluate_command
 from xmaco.export import save_result
 from xmaco.files import atomic_write, ensure_writable_dir
 from xmaco.gallery.cli import add_gallery_command
@@ -289,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
     add_concepts_command(commands)
     add_gallery_command(commands)
+    add_evaluate_command(commands)
     return parser
 
 
