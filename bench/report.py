@@ -133,7 +133,7 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
     parts = [GENERATED, "# Benchmarks", "", _INTRO]
     machine = None
-    for section in ("step", "pieces", "batch", "options", "quality"):
+    for section in ("step", "pieces", "batch", "options", "quality", "ablation"):
         data = _load(results, section)
         if data and machine is None:
             machine = data["machine"]
@@ -159,6 +159,11 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
         # Without the thumbnails (a fresh clone), the committed sheet stays as it is.
         drawn = _contact_sheet(quality, thumbnails, sheet) or sheet.exists()
         parts += _quality_section(quality, sheet.relative_to(docs.parent) if drawn else None)
+    ablation = _load(results, "ablation")
+    if ablation and ablation["runs"]:
+        from ablation import section_lines
+
+        parts += section_lines(ablation)
     measured = "\n".join(parts[measured_from:]).rstrip() + "\n"
     parts += [_GPU, _REPRODUCE]
     docs.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,9 @@ Sections (``--sections``, all by default):
 - ``quality``: target logit and probability on the central half after 64/128/256 steps, for
   xmaco and Xplique, the ``fast`` preset and the candidates tried for it, over six classes;
   each is judged against xmaco's reference setting.
+- ``ablation``: each formulation difference from the MACO authors' switched alone and in
+  combination, twelve classes x two seeds, judged by networks that did not make the pictures
+  (``bench/ablation.py``).
 
 Each setting runs in its own process (peak memory per setting). Contenders alternate within
 every round, so that a noisy machine slows all of them alike, and each timed step is followed
@@ -35,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
-SECTIONS = ("step", "pieces", "batch", "options", "quality")
+SECTIONS = ("step", "pieces", "batch", "options", "quality", "ablation")
 
 #: The six classes of the quality section: goldfish, hummingbird, flamingo, starfish,
 #: strawberry, volcano (varied colours, shapes and textures).
@@ -398,6 +401,16 @@ def main(argv: list[str] | None = None) -> int:
                 data = run_timed_section(section, args)
             elif section == "pieces":
                 data = run_pieces(args)
+            elif section == "ablation":
+                import ablation
+
+                data = ablation.run_section(
+                    args.smoke,
+                    args.model,
+                    RESULTS / "ablation",
+                    lambda task: run_worker(task, args.timeout),
+                    _log,
+                )
             else:
                 data = run_quality(args)
             data = {

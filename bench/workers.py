@@ -477,7 +477,14 @@ def _thumbnails(images: np.ndarray, values_range) -> list:
     return (unit * 255).round().astype(np.uint8)
 
 
-TASKS = {"steps": time_steps, "pieces": time_pieces, "quality": quality}
+def ablation(task: dict[str, Any]) -> dict[str, Any]:
+    """One run and seed of the ablation section (``bench/ablation.py``)."""
+    import ablation as section
+
+    return section.worker(task, build_model)
+
+
+TASKS = {"steps": time_steps, "pieces": time_pieces, "quality": quality, "ablation": ablation}
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:

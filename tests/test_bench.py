@@ -200,3 +200,51 @@ def test_the_page_says_what_a_decay_does_to_xmacos_reference_setting():
     del quality["runs"][report.DECAYED_REFERENCE]
     page = "\n".join(report._quality_section(quality, None))
     assert "With a decay" not in page and "Xplique's run scores higher" in page
+
+
+def _ablation_answer(name, seed, probabilities, crop_top1):
+    import ablation
+
+    task = {"setting": "reference", "name": name, "seed": seed, "classes": [1, 2], "steps": 2}
+    judgements = [
+        {
+            "picture": i,
+            "judge": judge,
+            "class": c,
+            "probability": p,
+            "top1": p > 0.5,
+            "top5": True,
+            "crop_top1": crop_top1,
+        }
+        for judge in (*ablation.JUDGES, "efficientnet_lite0")
+        for i, (c, p) in enumerate(zip([1, 2], probabilities, strict=True))
+    ]
+    return {
+        "task": task,
+        "self_judge": "efficientnet_lite0",
+        "seconds": 4.0,
+        "model_evaluations": 32,
+        "judgements": judgements,
+    }
+
+
+def test_the_ablation_reports_each_factor_picture_by_picture_against_the_default():
+    import ablation
+
+    runs = [
+        _ablation_answer("xmaco", 0, [0.2, 0.4], 0.25),
+        _ablation_answer("phase standardised", 0, [0.5, 0.3], 0.5),
+    ]
+    lines = ablation.section_lines({"classes": [1, 2], "seeds": [0], "runs": runs})
+    text = "\n".join(lines)
+    assert (
+        "| reference | xmaco | 16 | 2 | 0.300 | 0.300 | 0.300 | 0.25 | 0.25 | 0.25 | 0.300 |"
+        in text
+    )
+    # picture by picture: +0.3 and -0.1 -> median +0.1, one of two better
+    row = next(line for line in lines if line.startswith("| reference | phase standardised | +"))
+    assert row.startswith("| reference | phase standardised | +0.100 (+0.000 to +0.200) | +0.250")
+    assert row.endswith("| 1 of 2 |")
+    planned = ablation.plan(smoke=False)
+    assert {run["image_size"] for run in planned} == {256} and {r["crops"] for r in planned} == {8}
+    assert len({(run["setting"], run["name"]) for run in planned}) == len(planned) == 20
