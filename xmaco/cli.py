@@ -512,6 +512,7 @@ def _visualize(args: argparse.Namespace) -> int:
     if classes is not None:
         layer = args.layer or _class_layer(model)
         objective = xmaco.Objective.neuron(model, layer, classes)
+        layer = objective.layers[0]  # a stage alias ("conv5") names the stage's last layer
         if model.get_layer(layer).output.shape[-1] == len(zoo.imagenet_classes()):
             labels = zoo.imagenet_classes()
         # The model can judge the pictures when the classes are its own outputs.

@@ -73,6 +73,18 @@ def test_select_channels(imagenet_like):
     assert items[0].key == "conv-channel-0000"
 
 
+def test_select_resolves_a_stage_alias_to_the_layer_name():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(2, 3, name="conv1_1")(inputs)
+    x = keras.layers.Conv2D(5, 3, name="conv1_2")(x)
+    model = keras.Model(inputs, x)
+    items = select(model, channels="3-4", layer="conv1")
+    assert [(i.layer, i.label) for i in items] == [
+        ("conv1_2", "conv1_2:channel 3"),
+        ("conv1_2", "conv1_2:channel 4"),
+    ]
+
+
 def test_select_errors_name_what_is_wrong(imagenet_like):
     with pytest.raises(ValueError, match="exactly one of classes"):
         select(imagenet_like)

@@ -143,12 +143,13 @@ def select(
     if channels is not None:
         if layer is None:
             raise ValueError("Expected a layer (--layer NAME) with channels. Received: layer=None")
-        Objective.channel(model, layer, 0)  # validates the layer, naming close matches
+        # Validates the layer (naming close matches) and resolves a stage alias ("conv5").
+        layer = Objective.channel(model, layer, 0).layers[0]
         count = int(model.get_layer(layer).output.shape[-1])
         indices = parse_selection(_text(channels), count, "--channels")
         return [Item("channel", layer, i, f"{layer}:channel {i}") for i in indices]
     layer = class_layer(model) if layer is None else layer
-    Objective.neuron(model, layer, 0)
+    layer = Objective.neuron(model, layer, 0).layers[0]
     shape = tuple(model.get_layer(layer).output.shape)
     if len(shape) != 2:
         raise ValueError(
