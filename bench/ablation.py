@@ -45,12 +45,15 @@ SETTINGS = {
 #: Xplique's class objective is a mean over the 1000 outputs of a one-hot mask: the logit / 1000.
 AUTHORS_SCALE = 1.0 / 1000.0
 #: xmaco's formulation choices, each switched alone and in the combinations that matter;
-#: keywords of :func:`xmaco.maco` plus ``objective_scale``.
+#: keywords of :func:`xmaco.maco` plus ``objective_scale``. ``spectrum="xplique"`` is the
+#: ImageNet magnitude file that the installed Xplique package ships (xmaco's default is its
+#: own analytic model, docs/spectrum.md).
 FACTORS: dict[str, dict[str, Any]] = {
     "xmaco": {},
     "phase standardised": {"phase": "standardised"},
     "objective / 1000": {"objective_scale": AUTHORS_SCALE},
     "crop padding": {"crop_padding": True},
+    "Xplique's magnitude spectrum": {"spectrum": "xplique"},
     "phase standardised + objective / 1000": {
         "phase": "standardised",
         "objective_scale": AUTHORS_SCALE,
@@ -170,10 +173,18 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
         for name in ("phase", "crop_padding"):
             if name in task:
                 keywords[name] = task[name]
+        if task.get("spectrum") == "xplique":
+            keywords["spectrum"] = _xplique_spectrum()
         method = xmaco.maco
     else:
         method = xmaco.fourier if contender == "xmaco fourier" else xmaco.pixel
     return method(objective, verbose=False, **keywords).images
+
+
+def _xplique_spectrum() -> Path:
+    import xplique.features_visualizations as package
+
+    return Path(package.__file__).parent / "spectrum_decorrelated.npy"
 
 
 def _xplique(task: dict[str, Any], model: Any, layer: str, classes: list[int]) -> np.ndarray:

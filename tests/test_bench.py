@@ -247,4 +247,4 @@ def test_the_ablation_reports_each_factor_picture_by_picture_against_the_default
     assert row.endswith("| 1 of 2 |")
     planned = ablation.plan(smoke=False)
     assert {run["image_size"] for run in planned} == {256} and {r["crops"] for r in planned} == {8}
-    assert len({(run["setting"], run["name"]) for run in planned}) == len(planned) == 20
+    assert len({(run["setting"], run["name"]) for run in planned}) == len(planned) == 22
