@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -724,8 +725,11 @@ def _judge_picture(
             f"Expected images with {channels} channels (or 1) for judge '{model.name}'. "
             f"Received: {picture.shape[-1]} channels"
         )
+    # Equal batches (33 views in batches of at most 16: 11, 11, 11), so that the compiled
+    # predict function of predict_on_batch is traced for one batch shape, not two.
+    per_batch = math.ceil(len(regions) / math.ceil(len(regions) / batch_size))
     rows = []
-    for start in range(0, len(regions), batch_size):
+    for start in range(0, len(regions), per_batch):
         batch = [
             tf.image.resize(
                 picture[top : top + length, left : left + length],
@@ -733,10 +737,10 @@ def _judge_picture(
                 method="bilinear",
                 antialias=True,
             )
-            for top, left, length in regions[start : start + batch_size]
+            for top, left, length in regions[start : start + per_batch]
         ]
         inputs = low + tf.stack(batch) * (high - low)
-        rows.append(np.asarray(model(inputs, training=False)))
+        rows.append(np.asarray(model.predict_on_batch(inputs)))
     outputs = np.concatenate(rows)
     probabilities = outputs if _ends_in_softmax(model) else _softmax(outputs)
     centre = probabilities[0]
