@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -253,3 +255,16 @@ def test_the_command_line_visualizes_an_mlp_channel(onnx_file, capsys, tmp_path)
     assert result.config["model"] == "dinov2_vits14"
     assert result.config["values_range"] == [0.0, 1.0]
     assert result.images.shape == (1, 224, 224, 3)
+
+
+def test_a_saved_model_reloads_with_the_same_outputs(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = dino.dinov2_vits14(weights=None, input_size=42)
+    with warnings.catch_warnings():
+        # Keras' saving code calls np.array(x, copy=False) on tensors; not ours to fix.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(tmp_path / "dinov2.keras")
+    reloaded = keras.models.load_model(tmp_path / "dinov2.keras", compile=False)
+    images = np.random.default_rng(3).random((2, 42, 42, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(reloaded(images)), np.asarray(model(images)), atol=1e-5)
+    assert reloaded.get_layer("position_embedding").grid == (3, 3)
