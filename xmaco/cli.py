@@ -626,7 +626,11 @@ def _report_recognitions(recognitions: list[Recognition], labels: list[str] | No
     def label(index: int) -> str:
         return f"class {index}" if labels is None else f"{labels[index]} ({index})"
 
-    print("What the model sees in the central half of each visualization:")
+    # Self-recognition: the maker judging its own pictures; `xmaco evaluate` asks other networks.
+    print(
+        "Self-recognition, what the model that made them sees in the central half of each "
+        "visualization (for other networks' verdict: xmaco evaluate):"
+    )
     for found in recognitions:
         top5 = ", ".join(
             f"{label(c)} {p:.0%}" for c, p in zip(found.top, found.probabilities, strict=True)

@@ -55,7 +55,7 @@ DEFAULT_JUDGES = ("lite1", "lite2", "mobilenet")
 
 @dataclasses.dataclass(frozen=True)
 class Recognition:
-    """What the model sees in one visualization.
+    """What the model that made a visualization sees in it (self-recognition).
 
     Attributes
     ----------
