@@ -22,6 +22,7 @@ from typing import Any
 
 import keras
 
+from xmaco._checks import check_values_range
 from xmaco.zoo._annotate import annotate
 from xmaco.zoo.dinov2 import PREPROCESSING as _DINOV2_PREPROCESSING
 from xmaco.zoo.dinov2 import VALUES_RANGE as _DINOV2_VALUES_RANGE
@@ -281,7 +282,7 @@ def _load_file(path: Path, **kwargs: Any) -> keras.Model:
             f"Received: preprocessing={preprocessing!r}, values_range=None"
         )
     if values_range is not None:
-        _check_range(values_range)
+        check_values_range(values_range)
     try:
         network = keras.models.load_model(path, compile=False, **kwargs)
     except Exception as error:
@@ -295,16 +296,3 @@ def _load_file(path: Path, **kwargs: Any) -> keras.Model:
     if values_range is not None:
         annotate(network, values_range, preprocessing or "unknown")
     return network
-
-
-def _check_range(values_range: Any) -> None:
-    try:
-        low, high = (float(v) for v in values_range)
-        valid = low < high
-    except (TypeError, ValueError):
-        valid = False
-    if not valid:
-        raise ValueError(
-            "Expected values_range to be a pair (low, high) with low < high. "
-            f"Received: values_range={values_range!r}"
-        )

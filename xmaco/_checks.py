@@ -1,0 +1,91 @@
+"""Argument checks shared by the public front doors, with the project's error style.
+
+Each check returns the value in its canonical form or raises ``ValueError`` naming the
+argument, what was expected and what was received, e.g.
+``Expected crops to be a positive integer. Received: crops=0``.
+
+Example
+-------
+>>> check_count(3, "crops", minimum=1), check_fraction(0.5, "fraction")
+(3, 0.5)
+>>> check_values_range((0, 255))
+(0.0, 255.0)
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+__all__ = ["check_count", "check_fraction", "check_integer", "check_values_range"]
+
+
+def check_count(value: Any, argument: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (0 or 1), not a bool.
+
+    Example
+    -------
+    >>> check_count(0, "crops", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected crops to be a positive integer. Received: crops=0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        expected = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise ValueError(f"Expected {argument} to be {expected}. Received: {argument}={value!r}")
+    return int(value)
+
+
+def check_integer(value: Any, argument: str) -> int:
+    """``value`` as an int (any sign), not a bool.
+
+    Example
+    -------
+    >>> check_integer(1.5, "seed")
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected seed to be an integer. Received: seed=1.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"Expected {argument} to be an integer. Received: {argument}={value!r}")
+    return int(value)
+
+
+def check_fraction(value: Any, argument: str) -> float:
+    """``value`` as a float in (0, 1].
+
+    Example
+    -------
+    >>> check_fraction(0.0, "fraction")
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected fraction to be a number in (0, 1]. Received: fraction=0.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value <= 1.0:
+        raise ValueError(
+            f"Expected {argument} to be a number in (0, 1]. Received: {argument}={value!r}"
+        )
+    return float(value)
+
+
+def check_values_range(values_range: Any) -> tuple[float, float]:
+    """``values_range`` as a pair of floats ``(low, high)`` with ``low < high``.
+
+    Example
+    -------
+    >>> check_values_range((1, 0))
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected values_range to be a pair (low, high) with low < high. Received: ...
+    """
+    try:
+        low, high = (float(v) for v in values_range)
+        valid = low < high
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(
+            "Expected values_range to be a pair (low, high) with low < high. "
+            f"Received: values_range={values_range!r}"
+        )
+    return low, high
