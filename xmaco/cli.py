@@ -39,6 +39,7 @@ from urllib.parse import quote
 
 import xmaco
 from xmaco import presets, schedules, zoo
+from xmaco._cli_types import non_negative_int, positive_int
 from xmaco._startup import list_devices
 from xmaco.concepts_cli import add_concepts_command
 from xmaco.errors import NonFiniteError, OutOfMemoryError
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="channels",
         nargs="+",
         action="extend",
-        type=_natural,
+        type=non_negative_int,
         metavar="K",
         help="channel indices of --layer (last axis) to visualize, one visualization each",
     )
@@ -197,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     visualize.add_argument(
         "--model-input-size",
         nargs=2,
-        type=_positive,
+        type=positive_int,
         metavar=("H", "W"),
         help="size the crops are resized to, for a model whose input size is not fixed; "
         "default: the model's input size",
@@ -321,14 +322,14 @@ def _add_run_options(
     defaults = defaults or {}
     parser.add_argument(
         "--steps",
-        type=_positive,
+        type=positive_int,
         default=defaults.get("steps"),
         metavar="N",
         help="optimisation steps" + _default_text(defaults.get("steps"), unset),
     )
     parser.add_argument(
         "--crops",
-        type=_positive,
+        type=positive_int,
         default=defaults.get("crops"),
         metavar="N",
         help="random crops per step and visualization, each resized to the model input"
@@ -336,7 +337,7 @@ def _add_run_options(
     )
     parser.add_argument(
         "--image-size",
-        type=_positive,
+        type=positive_int,
         default=defaults.get("image_size"),
         metavar="PX",
         help="side of the square canvas in pixels"
@@ -344,7 +345,7 @@ def _add_run_options(
     )
     parser.add_argument(
         "--seed",
-        type=_natural,
+        type=non_negative_int,
         default=seed_default,
         metavar="N",
         help="base seed; visualization i uses seed + i"
@@ -356,7 +357,7 @@ def _add_run_options(
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="images per model call (micro-batches bound the memory; same result); default: "
         "chosen for the device (4 on CPU, two at a time; all crops of a step on GPU)",
@@ -372,27 +373,6 @@ def _settings_text(settings: dict[str, int]) -> str:
         f"{settings['steps']} steps, {settings['crops']} crops, "
         f"{settings['image_size']}x{settings['image_size']} canvas"
     )
-
-
-def _positive(text: str) -> int:
-    value = _integer(text, "a positive integer")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _natural(text: str) -> int:
-    value = _integer(text, "a non-negative integer")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
-    return value
-
-
-def _integer(text: str, expected: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, received {text!r}") from None
 
 
 def _number(text: str, expected: str) -> float:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import zoo
+from ._cli_types import non_negative_int
 from .evaluate import DEFAULT_JUDGES, JUDGES, Transfer, transfer
 from .result import Result
 
@@ -35,17 +36,10 @@ _RESULT_SUFFIXES = (".npz", ".json")
 
 
 def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``evaluate`` subcommand to the ``xmaco`` command's subparsers.
+    """Add ``xmaco evaluate`` to ``subparsers`` (what ``parser.add_subparsers()`` returned).
 
-    Parameters
-    ----------
-    subparsers
-        What ``parser.add_subparsers()`` returned.
-
-    Returns
-    -------
-    argparse.ArgumentParser
-        The subcommand's parser; parsing sets ``handler`` to :func:`run_evaluate`.
+    Returns the subcommand's parser; parsing ``evaluate ...`` sets ``handler`` to
+    :func:`run_evaluate`.
 
     Example
     -------
@@ -99,14 +93,14 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--crops",
-        type=_natural,
+        type=non_negative_int,
         default=32,
         metavar="N",
         help="random crops per picture and judge (default: %(default)s; 0 judges the centre only)",
     )
     parser.add_argument(
         "--seed",
-        type=_natural,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="seed of the crop boxes, the same for every judge (default: %(default)s)",
@@ -207,13 +201,3 @@ def _judges(text: str) -> list[str]:
             f"expected comma-separated judge names such as lite1,lite2,mobilenet, received {text!r}"
         )
     return names
-
-
-def _natural(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
-    return value

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from xmaco import presets
+from xmaco._cli_types import non_negative_int, positive_int
 from xmaco._startup import list_devices
 from xmaco.errors import OutOfMemoryError
 from xmaco.gallery.items import parse_shard
@@ -128,24 +129,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "%(default)s, the MACO paper's setting; fast does half the work",
     )
     parser.add_argument(
-        "--steps", type=_positive, metavar="N", help="steps (default: the preset's)"
+        "--steps", type=positive_int, metavar="N", help="steps (default: the preset's)"
     )
     parser.add_argument(
         "--crops",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="crops per step and visualization (default: the preset's)",
     )
     parser.add_argument(
         "--image-size",
-        type=_positive,
+        type=positive_int,
         default=512,
         metavar="PX",
         help="side of the square canvas (default: %(default)s)",
     )
     parser.add_argument(
         "--seed",
-        type=_natural,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="base seed; class or channel k uses seed + k, whatever the batch or shard "
@@ -164,14 +165,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--batch",
-        type=_positive,
+        type=positive_int,
         default=8,
         metavar="N",
         help="visualizations per MACO run (default: %(default)s)",
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="images per model call inside a run (micro-batches bound the memory; same "
         "images); default: chosen for the device (4 on CPU, two at a time; all crops of a "
@@ -377,26 +378,6 @@ def _report(summary: Summary, quiet: bool) -> None:
 
 def _log(line: str) -> None:
     print(f"xmaco gallery: {line}", file=sys.stderr, flush=True)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _natural(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
-    return value
 
 
 def _shard(text: str) -> tuple[int, int]:
