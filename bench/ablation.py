@@ -249,8 +249,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     """The page's section: every run's scores, then each factor's effect with its spread."""
     table = _table(data["runs"])
     self_judge = data["runs"][0]["self_judge"] if data["runs"] else ""
-    found = {j for (j, _) in next(iter(table.values()), {"values": {}})["values"]}
-    judges = [j for j in JUDGES if j in found] or [self_judge]
+    seen = [j for (j, _) in next(iter(table.values()), {"values": {}})["values"]]
+    judges = list(dict.fromkeys(j for j in seen if j != self_judge)) or [self_judge]
     lines = [
         "## 6. Why the defaults are what they are",
         "",
