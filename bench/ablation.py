@@ -103,8 +103,9 @@ def run_section(
     classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
     seeds = list(SEEDS[:1] if smoke else SEEDS)
     answers = []
-    for run in plan(smoke):
-        for seed in seeds:
+    # seed by seed: an interrupted section has every run of the first seed
+    for seed in seeds:
+        for run in plan(smoke):
             task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
             path = cache / f"{key(task)}.json"
             if path.exists():
