@@ -635,10 +635,7 @@ def _warn_if_softmax(model: Any, name: str, factory: str) -> None:
     is, these gradients vanish, so the optimisation stalls or feeds on the other classes.
     """
     layer = model.get_layer(name)
-    activation = getattr(layer, "activation", None)
-    if not (
-        type(layer).__name__ == "Softmax" or getattr(activation, "__name__", None) == "softmax"
-    ):
+    if not _applies_softmax(layer):
         return
     source = None if hasattr(layer, "kernel") else _input_layer_name(model, layer)
     if source is not None:
@@ -654,6 +651,12 @@ def _warn_if_softmax(model: Any, name: str, factory: str) -> None:
         UserWarning,
         stacklevel=3,
     )
+
+
+def _applies_softmax(layer: Any) -> bool:
+    """Whether ``layer`` outputs probabilities: a Softmax layer, or one whose activation is."""
+    activation = getattr(layer, "activation", None)
+    return type(layer).__name__ == "Softmax" or getattr(activation, "__name__", None) == "softmax"
 
 
 def _input_layer_name(model: Any, layer: Any) -> str | None:

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..objectives import _applies_softmax
+
 
 def centre_box(height: int, width: int, fraction: float) -> tuple[int, int, int]:
     """(top, left, side) of the central square of side ``fraction`` of the shorter side.
@@ -75,9 +77,7 @@ def probabilities(model: Any, outputs: np.ndarray) -> np.ndarray:
     >>> probabilities(model, np.array([[0.0, 0.0]]))
     array([[0.5, 0.5]])
     """
-    last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    if getattr(activation, "__name__", None) == "softmax" or type(last).__name__ == "Softmax":
+    if _applies_softmax(model.layers[-1]):
         return outputs
     shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)

