@@ -37,14 +37,13 @@ def check_count(value: Any, argument: str, minimum: int) -> int:
 
 
 def check_integer(value: Any, argument: str) -> int:
-    """``value`` as an int (any sign), not a bool.
+    """``value`` as an int (any sign, NumPy integers included), not a bool or a float.
 
     Example
     -------
-    >>> check_integer(1.5, "seed")
-    Traceback (most recent call last):
-    ...
-    ValueError: Expected seed to be an integer. Received: seed=1.5
+    >>> import numpy as np
+    >>> check_integer(np.int64(-3), "seed")
+    -3
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"Expected {argument} to be an integer. Received: {argument}={value!r}")
@@ -73,7 +72,7 @@ def check_values_range(values_range: Any) -> tuple[float, float]:
 
     Example
     -------
-    >>> check_values_range((1, 0))
+    >>> check_values_range((1, 0))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: Expected values_range to be a pair (low, high) with low < high. Received: ...
