@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from xmaco.files import ensure_writable_dir
+
 __all__ = ["FetchError", "PackageFile", "cache_file", "fetch", "home"]
 
 _CHUNK = 1 << 20
@@ -132,7 +134,8 @@ def home(*, create: bool = True) -> Path:
     Parameters
     ----------
     create
-        Create the folder if it does not exist.
+        Create the folder if it does not exist, and check that it can be written to (an
+        ``OSError`` names the folder and says to set ``XMACO_HOME``).
 
     Returns
     -------
@@ -155,12 +158,10 @@ def home(*, create: bool = True) -> Path:
         directory = Path(base).expanduser() / "xmaco"
     if create:
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OSError(
-                f"Could not create the xmaco home folder '{directory}' "
-                f"({error.strerror or error}). Set XMACO_HOME to a writable folder."
-            ) from None
+            ensure_writable_dir(directory, "XMACO_HOME")
+        except ValueError as error:
+            # An OSError, not a ValueError: the environment is at fault, not an argument.
+            raise OSError(f"{error}. Set XMACO_HOME to a writable folder.") from None
     return directory
 
 
