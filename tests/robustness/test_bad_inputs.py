@@ -537,9 +537,9 @@ API = [
         id="model-int",
     ),
     pytest.param(
-        lambda e: zoo.load("efficientnet_lite1"),
+        lambda e: zoo.load("efficientnet_lite9"),
         ValueError,
-        ["model='efficientnet_lite1'", "Close matches: 'efficientnet_lite0'"],
+        ["model='efficientnet_lite9'", "Close matches: 'efficientnet_lite0'"],
         id="model-unknown-name",
     ),
     pytest.param(
