@@ -171,9 +171,10 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
     objective = xmaco.Objective.neuron(model, layer, classes)
     if contender == "xmaco":
         objective = objective * float(task.get("objective_scale", 1.0))
-        for name in ("phase", "crop_padding"):
-            if name in task:
-                keywords[name] = task[name]
+        # every factor is measured against the formulation named BASELINE: uniform phase
+        keywords["phase"] = task.get("phase", "uniform")
+        if "crop_padding" in task:
+            keywords["crop_padding"] = task["crop_padding"]
         if task.get("spectrum") == "xplique":
             keywords["spectrum"] = _xplique_spectrum()
         method = xmaco.maco
@@ -264,7 +265,11 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "1.0 -> 0.1 (xmaco only; Xplique keeps its own). Judged by "
         f"{', '.join(judges)} (`xmaco.evaluate.transfer`: probability of the class on the "
         "central half, and top-1 rate over 32 random crops of 25-50% of the side); *self* is "
-        "Lite0's own probability on the central half. Means over classes and seeds.",
+        "Lite0's own probability on the central half. Means over classes and seeds. The row "
+        "*xmaco* is the formulation every factor is switched from: uniform phase, crops inside "
+        "the canvas, the raw logit, xmaco's analytic magnitude. The `reference` preset now uses "
+        "the standardised phase (row *phase standardised*); `fast` keeps the uniform phase "
+        "(row *xmaco* at *fast*).",
         "",
     ]
     header = ["setting", "run", "evaluations", "s / picture"]

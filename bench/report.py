@@ -417,7 +417,10 @@ def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
         "its softmax probability; top-1/top-5 count the classes whose picture the model ranks "
         "first / in its five first. Model evaluations are the forward + backward passes per "
         "visualization (steps x crops). Seconds are wall time per visualization on the shared "
-        "machine.",
+        "machine. Self-recognition only (the maker judging its own pictures), and xmaco's runs "
+        "here use the uniform phase, its formulation before section 6 showed that the "
+        "standardised phase, now the `reference` preset's, is what the reference schedule "
+        "needs: section 6 judges both by other networks.",
         "",
         "| run | model evaluations | s / visualization | logit, median (min-max) | "
         "probability, median (min-max) | top-1 | top-5 |",

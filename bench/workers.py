@@ -390,6 +390,8 @@ def quality(task: dict[str, Any]) -> dict[str, Any]:
         import xmaco
 
         settings = _schedules(dict(task.get("settings", {})), steps)
+        # the runs of this section were made with the uniform phase (section 6 compares both)
+        settings.setdefault("phase", "uniform")
         result = xmaco.maco(
             xmaco.Objective.neuron(model, layer, classes),
             steps=steps,

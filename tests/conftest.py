@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# A shell without job control starts background commands (`make test &`) with SIGINT ignored,
+# and an ignored signal stays ignored in every child: the Ctrl-C tests' children would never
+# see their interrupt. Give the suite, and so its children, the default disposition back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
@@ -44,3 +52,23 @@ def sequential():
         ],
         name="tiny_sequential",
     )
+
+
+def _lines_until(stream, wanted: str, seconds: float) -> list[str]:
+    """The lines read from ``stream`` up to ``wanted``, its end, or ``seconds`` of silence."""
+    said: list[str] = []
+    while not said or said[-1] != wanted:
+        ready, _, _ = select.select([stream], [], [], seconds)
+        line = stream.readline() if ready else b""
+        if not line:
+            break
+        said.append(line.decode(errors="replace").rstrip("\n"))
+    return said
+
+
+@pytest.fixture(scope="session")
+def lines_until():
+    """``lines_until(stream, wanted, seconds)``: the lines a child process says on an
+    unbuffered pipe (``bufsize=0``) until it says ``wanted``: tests wait on a child's word,
+    not on the clock."""
+    return _lines_until

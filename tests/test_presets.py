@@ -39,6 +39,7 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
         crops=32,
         crop_size=schedules.linear(0.5, 0.2, 3),
         learning_rate=schedules.cosine(1.0, 0.1, 3),
+        phase="uniform",
         **run,
     )
     np.testing.assert_array_equal(fast.images, spelled_out.images)
@@ -52,7 +53,9 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
         "end": 0.1,
         "steps": 3,
     }
-    constant = xmaco.maco(objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), **run)
+    constant = xmaco.maco(
+        objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), phase="uniform", **run
+    )
     assert not np.array_equal(fast.images, constant.images)  # the decay changes the pictures
 
     explicit = xmaco.maco(
@@ -61,6 +64,22 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
     assert explicit.config["crops"] is None
     assert explicit.config["crop_size"] == {"schedule": "constant", "value": 0.4}
     assert explicit.config["learning_rate"] == {"schedule": "constant", "value": 0.5}
+
+
+def test_the_reference_preset_standardises_the_phase_and_an_explicit_phase_wins(cnn):
+    objective = xmaco.Objective.neuron(cnn, "logits", 1)
+    run = dict(steps=2, crops=2, image_size=32, seed=0)
+    default = xmaco.maco(objective, **run)
+    reference = xmaco.maco(objective, preset="reference", phase="standardised", **run)
+    uniform = xmaco.maco(objective, phase="uniform", **run)
+    assert default.config["phase"] == "standardised"
+    np.testing.assert_array_equal(default.images, reference.images)
+    assert uniform.config["phase"] == "uniform"
+    assert not np.array_equal(default.images, uniform.images)
+    fast = xmaco.maco(objective, preset="fast", **run)
+    assert fast.config["phase"] == "uniform"
+    assert presets.get("reference").describe()["phase"] == "standardised"
+    assert presets.get("fast").describe()["phase"] == "uniform"
 
 
 def test_the_learning_rate_decay_spans_the_steps_of_the_run():

@@ -65,7 +65,7 @@ def maco(
     mixed_precision: bool = False,
     strategy: Any = None,
     preset: str = "reference",
-    phase: str = "uniform",
+    phase: str | None = None,
     crop_padding: bool = False,
 ) -> Result:
     """Visualize ``objective`` with MACO: optimise only the phase of a fixed-magnitude spectrum.
@@ -134,15 +134,15 @@ def maco(
         device, where one backward pass through the image formation sums them into the phase
         gradient. Same images as one device, up to rounding. None: the current device.
     preset
-        Named defaults of ``steps``, ``crops``, ``crop_size`` and ``learning_rate``
-        (:mod:`xmaco.presets`): ``"reference"``, the MACO paper's setting, or ``"fast"``,
-        half of its model evaluations for pictures the model recognises better
-        (docs/benchmarks.md). Keywords given explicitly win; ``Result.config["preset"]``
-        records the name.
+        Named defaults of ``steps``, ``crops``, ``crop_size``, ``learning_rate`` and ``phase``
+        (:mod:`xmaco.presets`): ``"reference"``, the MACO authors' method, or ``"fast"``, half
+        of its model evaluations (docs/benchmarks.md). Keywords given explicitly win;
+        ``Result.config["preset"]`` records the name.
     phase
-        ``"uniform"`` (default): the phase is drawn uniform on the circle and used as it is;
-        ``"standardised"``: drawn from N(0, 1) and standardised at every step, as the MACO
-        authors' implementations do (see :class:`xmaco.parameterizations.Maco`).
+        ``"standardised"``: the phase is drawn from N(0, 1) and standardised at every step, as
+        the MACO authors' implementations do; ``"uniform"``: drawn uniform on the circle and
+        used as it is (see :class:`xmaco.parameterizations.Maco`). None: the preset's
+        (``"standardised"`` for ``"reference"``, ``"uniform"`` for ``"fast"``).
     crop_padding
         False (default): every crop lies inside the canvas. True: a crop's centre lies in the
         canvas but the crop may reach outside it, where it reads zeros (the middle of a
@@ -167,6 +167,7 @@ def maco(
     chosen = presets.get(preset)
     steps, crops, crop_size = chosen.apply(steps, crops, crop_size)
     learning_rate = chosen.rate(steps, learning_rate)
+    phase = chosen.phase if phase is None else phase
     keywords = _keywords(locals(), exclude=("spectrum", "preset", "chosen", "phase"))
     result = visualize(objective, Maco(spectrum, phase), **keywords)
     result.config["preset"] = chosen.name

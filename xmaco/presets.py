@@ -1,17 +1,15 @@
-"""Presets: named settings of the steps, the crops, the crop schedule and the learning rate of
-a MACO run.
+"""Presets: named settings of the steps, the crops, the crop schedule, the learning rate and the
+phase of a MACO run.
 
-``reference`` is the setting of the MACO paper (256 steps, 32 crops per step, crop side
-shrinking from half the canvas to 5%, learning rate 1.0). ``fast`` needs half of its model
-evaluations: 128 steps, the crops shrinking to a fifth of the canvas side, so that the last
-steps shape whole objects rather than small details, and a learning rate decaying from 1.0
-to 0.1 along a half-cosine, so that the phase settles instead of moving by up to a radian a
-step to the end. On the embedded EfficientNet-Lite0, over the six classes of ``make bench``
-(docs/benchmarks.md, section 5), the model ranked the target first on the central half of
-6 of 6 ``fast`` pictures (median probability 0.999) against 2 of 6 (0.20) for
-``reference``, and 6 of 6 (0.96) for Xplique's ``maco()`` at the same setting; on eight
-classes that played no part in the choice, 8 of 8, each with a higher target logit than the
-same setting without the decay.
+``reference`` is the MACO authors' method: 256 steps, 32 crops per step, the crop side
+shrinking from half the canvas to 5%, learning rate 1.0, and the phase drawn from N(0, 1) and
+standardised every time the image is formed, as their implementations do. ``fast`` needs half
+of its model evaluations: 128 steps, the crops shrinking to a fifth of the canvas side, so
+that the last steps shape whole objects rather than small details, and a learning rate
+decaying from 1.0 to 0.1 along a half-cosine, so that the phase settles instead of moving by
+up to a radian a step to the end; its phase is uniform on the circle and used as it is.
+How each choice was measured, by networks that did not make the pictures, is in
+docs/benchmarks.md ("Why the defaults are what they are").
 ``xmaco.maco(preset=...)`` and ``xmaco visualize --preset`` read them;
 explicit keywords win over a preset's values.
 """
@@ -41,7 +39,7 @@ FROM_PRESET: Any = _FromPreset()
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
-    """Steps, crops per step and crop schedule of a MACO run.
+    """Steps, crops per step, crop schedule, learning rate and phase of a MACO run.
 
     Parameters
     ----------
@@ -57,6 +55,9 @@ class Preset:
     learning_rate
         (start, end): the learning rate decays from start to end over the run along a
         half-cosine; None keeps the parameterization's constant rate (1.0 for MACO).
+    phase
+        How MACO draws and uses the phase (:class:`xmaco.parameterizations.Maco`):
+        ``"uniform"`` or ``"standardised"``.
     summary
         One line for help texts.
 
@@ -67,6 +68,8 @@ class Preset:
     (256, 32, 8192)
     >>> round(float(preset.crop_size(preset.steps)(255)), 3)
     0.05
+    >>> preset.phase
+    'standardised'
     """
 
     name: str
@@ -75,6 +78,7 @@ class Preset:
     crop_side: tuple[float, float]
     summary: str
     learning_rate: tuple[float, float] | None = None
+    phase: str = "uniform"
 
     @property
     def model_evaluations(self) -> int:
@@ -125,6 +129,7 @@ class Preset:
             "crops": self.crops,
             "crop_side": list(self.crop_side),
             "learning_rate": None if self.learning_rate is None else list(self.learning_rate),
+            "phase": self.phase,
         }
 
 
@@ -141,7 +146,9 @@ PRESETS: dict[str, Preset] = {
             steps=256,
             crops=32,
             crop_side=(0.5, 0.05),
-            summary="the MACO paper's setting: 256 steps x 32 crops, crop side 0.5 to 0.05",
+            phase="standardised",
+            summary="the MACO authors' method: 256 steps x 32 crops, crop side 0.5 to 0.05, "
+            "phase standardised",
         ),
         Preset(
             "fast",
