@@ -122,6 +122,18 @@ def run_section(
     return {"classes": classes, "seeds": seeds, "runs": answers}
 
 
+def from_cache(cache: Path) -> dict[str, Any] | None:
+    """The section as far as its cached answers go (a section still running, or stopped)."""
+    answers = [json.loads(path.read_text()) for path in sorted(cache.glob("*.json"))]
+    answers = [a for a in answers if a.get("task", {}).get("kind") == "ablation"]
+    if not answers:
+        return None
+    classes = answers[0]["task"]["classes"]
+    seeds = sorted({a["task"]["seed"] for a in answers})
+    planned = len(plan(smoke=False)) * len(SEEDS)
+    return {"classes": classes, "seeds": seeds, "runs": answers, "planned": planned}
+
+
 # ------------------------------------------------------------------------ in the worker
 def worker(task: dict[str, Any], build_model: Callable[[str], Any]) -> dict[str, Any]:
     """Make the pictures of one run and seed, then judge them."""
@@ -226,8 +238,10 @@ def _table(answers: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
     for answer in answers:
         task = answer["task"]
         entry = table.setdefault(
-            (task["setting"], task["name"]), {"values": {}, "seconds": [], "evaluations": 0}
+            (task["setting"], task["name"]),
+            {"values": {}, "seconds": [], "evaluations": 0, "seeds": set()},
         )
+        entry["seeds"].add(task["seed"])
         entry["seconds"].append(answer["seconds"] / len(task["classes"]))
         entry["evaluations"] = answer["model_evaluations"] // len(task["classes"])
         for j in answer["judgements"]:
@@ -239,8 +253,10 @@ def _table(answers: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
 
 def _by_setting(table: dict[tuple[str, str], Any]) -> list[tuple[tuple[str, str], Any]]:
     """The rows setting by setting, each in the order of the plan."""
-    order = list(SETTINGS)
-    return sorted(table.items(), key=lambda item: order.index(item[0][0]))
+    settings, names = list(SETTINGS), [*FACTORS, *BASELINES]
+    return sorted(
+        table.items(), key=lambda item: (settings.index(item[0][0]), names.index(item[0][1]))
+    )
 
 
 def _mean(cell: dict[Any, float]) -> float:
@@ -272,12 +288,20 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "(row *xmaco* at *fast*).",
         "",
     ]
-    header = ["setting", "run", "evaluations", "s / picture"]
+    if "planned" in data:
+        lines += [
+            f"**Partial**: {len(data['runs'])} of the {data['planned']} runs (setting x run x "
+            "seed) are done; the column *seeds* says which each row has. The section resumes "
+            "where it stopped: `python bench/run.py --sections ablation`.",
+            "",
+        ]
+    header = ["setting", "run", "seeds", "evaluations", "s / picture"]
     header += [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges] + ["self p"]
     lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for (setting, name), entry in _by_setting(table):
         values = entry["values"]
-        cells = [setting, name, str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
+        cells = [setting, name, ", ".join(map(str, sorted(entry["seeds"])))]
+        cells += [str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
         cells += [f"{_mean(values.get((j, 'probability'), {})):.3f}" for j in judges]
         cells += [f"{_mean(values.get((j, 'crop_top1'), {})):.2f}" for j in judges]
         cells.append(f"{_mean(values.get((self_judge, 'probability'), {})):.3f}")

@@ -159,10 +159,10 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
         # Without the thumbnails (a fresh clone), the committed sheet stays as it is.
         drawn = _contact_sheet(quality, thumbnails, sheet) or sheet.exists()
         parts += _quality_section(quality, sheet.relative_to(docs.parent) if drawn else None)
-    ablation = _load(results, "ablation")
-    if ablation and ablation["runs"]:
-        from ablation import section_lines
+    from ablation import from_cache, section_lines
 
+    ablation = _load(results, "ablation") or from_cache(results / "ablation")
+    if ablation and ablation["runs"]:
         parts += section_lines(ablation)
     measured = "\n".join(parts[measured_from:]).rstrip() + "\n"
     parts += [_GPU, _REPRODUCE]

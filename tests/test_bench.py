@@ -204,7 +204,14 @@ def test_the_page_says_what_a_decay_does_to_xmacos_reference_setting():
 
 def _ablation_answer(name, seed, probabilities, crop_top1):
 
-    task = {"setting": "reference", "name": name, "seed": seed, "classes": [1, 2], "steps": 2}
+    task = {
+        "kind": "ablation",
+        "setting": "reference",
+        "name": name,
+        "seed": seed,
+        "classes": [1, 2],
+        "steps": 2,
+    }
     judgements = [
         {
             "picture": i,
@@ -237,9 +244,10 @@ def test_the_ablation_reports_each_factor_picture_by_picture_against_the_default
     lines = ablation.section_lines({"classes": [1, 2], "seeds": [0], "runs": runs})
     text = "\n".join(lines)
     assert (
-        "| reference | xmaco | 16 | 2 | 0.300 | 0.300 | 0.300 | 0.25 | 0.25 | 0.25 | 0.300 |"
+        "| reference | xmaco | 0 | 16 | 2 | 0.300 | 0.300 | 0.300 | 0.25 | 0.25 | 0.25 | 0.300 |"
         in text
     )
+    assert "Partial" not in text  # a finished section (its answers file) is not partial
     # picture by picture: +0.3 and -0.1 -> median +0.1, one of two better
     row = next(line for line in lines if line.startswith("| reference | phase standardised | +"))
     assert row.startswith("| reference | phase standardised | +0.100 (+0.000 to +0.200) | +0.250")
@@ -247,3 +255,18 @@ def test_the_ablation_reports_each_factor_picture_by_picture_against_the_default
     planned = ablation.plan(smoke=False)
     assert {run["image_size"] for run in planned} == {256} and {r["crops"] for r in planned} == {8}
     assert len({(run["setting"], run["name"]) for run in planned}) == len(planned) == 22
+    rows = [line.split(" | ")[1] for line in lines if line.startswith("| reference | ")]
+    assert rows[:2] == ["xmaco", "phase standardised"]  # the plan's order, the default first
+
+
+def test_an_unfinished_ablation_is_read_from_its_cache_and_said_partial(tmp_path):
+    import ablation
+
+    assert ablation.from_cache(tmp_path) is None
+    answer = _ablation_answer("xmaco", 0, [0.2, 0.4], 0.25)
+    (tmp_path / "reference-0.json").write_text(json.dumps(answer))
+    (tmp_path / "other.json").write_text(json.dumps({"task": {"kind": "quality"}}))
+    data = ablation.from_cache(tmp_path)
+    assert data["seeds"] == [0] and len(data["runs"]) == 1 and data["planned"] == 44
+    text = "\n".join(ablation.section_lines(data))
+    assert "**Partial**: 1 of the 44 runs" in text
