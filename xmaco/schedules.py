@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import sys
 from collections.abc import Callable
 from typing import Any
-
-import tensorflow as tf
 
 __all__ = ["Schedule", "constant", "linear", "cosine", "as_schedule", "describe"]
 
@@ -93,7 +92,8 @@ class cosine:  # noqa: N801
 
     def __call__(self, step: Any) -> Any:
         t = _progress(step, self.steps)
-        weight = 0.5 * (1.0 + (tf.cos(math.pi * t) if tf.is_tensor(t) else math.cos(math.pi * t)))
+        tf = _tensorflow_of(t)
+        weight = 0.5 * (1.0 + (math.cos(math.pi * t) if tf is None else tf.cos(math.pi * t)))
         return self.end + (self.start - self.end) * weight
 
     def describe(self) -> dict[str, Any]:
@@ -192,7 +192,18 @@ def _check_steps(steps: Any) -> None:
 
 def _progress(step: Any, steps: int) -> Any:
     denominator = max(steps - 1, 1)
-    if tf.is_tensor(step):
+    tf = _tensorflow_of(step)
+    if tf is not None:
         t = tf.cast(step, tf.float32) / float(denominator)
         return tf.clip_by_value(t, 0.0, 1.0)
     return min(max(float(step) / denominator, 0.0), 1.0)
+
+
+def _tensorflow_of(value: Any) -> Any:
+    """TensorFlow when ``value`` is one of its tensors, else None.
+
+    A tensor exists only once TensorFlow is imported, so this module does not import it: the
+    presets hold schedules, and the command line reads them to answer ``--help`` at once.
+    """
+    tf = sys.modules.get("tensorflow")
+    return tf if tf is not None and tf.is_tensor(value) else None
