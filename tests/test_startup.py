@@ -47,3 +47,13 @@ def test_importing_xmaco_leaves_the_devices_alone():
         "print(tf.reduce_sum(tf.ones([2, 2])).numpy())\n"
     )
     assert "Traceback" not in _stderr(["-c", code])
+
+
+def test_importing_xmaco_imports_tensorflow_on_first_use():
+    """The command line parses before TensorFlow loads; the first engine name loads it."""
+    code = (
+        "import sys, xmaco\n"
+        "assert 'tensorflow' not in sys.modules, 'TensorFlow imported with xmaco'\n"
+        "assert callable(xmaco.maco) and 'tensorflow' in sys.modules\n"
+    )
+    assert _notices(_stderr(["-c", code])) == []

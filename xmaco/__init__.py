@@ -1,5 +1,8 @@
 """xmaco: feature visualization with MACO (magnitude-constrained optimisation) for Keras.
 
+Importing xmaco is cheap: TensorFlow and the engine load on the first use of a name below, so
+that the ``xmaco`` command answers ``--help`` and argument errors without them.
+
 Example
 -------
 >>> import keras, xmaco
@@ -12,24 +15,34 @@ Example
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from ._startup import import_tensorflow
 
-import_tensorflow()
-
-from . import (  # noqa: E402
-    callbacks,
-    color,
-    parameterizations,
-    presets,
-    schedules,
-    spectrum,
-    transforms,
-)
-from .engine import fourier, maco, pixel, visualize  # noqa: E402
-from .errors import NonFiniteError, OutOfMemoryError  # noqa: E402
-from .inversion import invert  # noqa: E402
-from .objectives import Objective  # noqa: E402
-from .result import Result  # noqa: E402
+if TYPE_CHECKING:
+    from . import (
+        callbacks,
+        color,
+        concepts,
+        evaluate,
+        export,
+        gallery,
+        inversion,
+        parameterizations,
+        plot,
+        presets,
+        schedules,
+        spectrum,
+        transforms,
+        zoo,
+    )
+    from .engine import fourier, maco, pixel, visualize
+    from .errors import NonFiniteError, OutOfMemoryError
+    from .inversion import invert
+    from .objectives import Objective
+    from .result import Result
 
 __version__ = "0.1.0"
 
@@ -60,11 +73,39 @@ __all__ = [
     "__version__",
 ]
 
+# Public name -> the submodule defining it.
+_DEFINED_IN = {
+    "Objective": "objectives",
+    "Result": "result",
+    "maco": "engine",
+    "fourier": "engine",
+    "pixel": "engine",
+    "visualize": "engine",
+    "invert": "inversion",
+    "NonFiniteError": "errors",
+    "OutOfMemoryError": "errors",
+}
+# Submodules that import neither TensorFlow nor Keras: the command line reads them to parse.
+# Any other is imported after TensorFlow, which then loads without its start-up notices.
+_WITHOUT_TENSORFLOW = frozenset(
+    {"_checks", "cli", "errors", "files", "presets", "schedules", "zoo"}
+)
 
-def __getattr__(name: str):
-    # These load on first use (matplotlib, model building, file formats), keeping import light.
-    if name in ("concepts", "evaluate", "export", "gallery", "plot", "zoo"):
-        import importlib
 
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'xmaco' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    module = _DEFINED_IN.get(name, name)
+    if name.startswith("__") or (
+        name not in _DEFINED_IN and importlib.util.find_spec(f"{__name__}.{name}") is None
+    ):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module not in _WITHOUT_TENSORFLOW:
+        import_tensorflow()
+    value = importlib.import_module(f"{__name__}.{module}")
+    if name in _DEFINED_IN:
+        value = getattr(value, name)
+        globals()[name] = value  # later uses skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -17,10 +17,17 @@ fresh random crops of each picture: a pattern that fills the picture holds on ev
 
 from __future__ import annotations
 
-from ._hold import Hold, hold
-from ._judges import DEFAULT_JUDGES, JUDGES, Judgement
-from ._recognition import Recognition, recognise
-from ._transfer import Transfer, transfer
+from typing import TYPE_CHECKING
+
+from .._lazy import attach
+from .._startup import import_tensorflow
+from ._names import DEFAULT_JUDGES, JUDGES
+
+if TYPE_CHECKING:
+    from ._hold import Hold, hold
+    from ._judges import Judgement
+    from ._recognition import Recognition, recognise
+    from ._transfer import Transfer, transfer
 
 # In reading order (the API page follows it): self-recognition, transfer, hold.
 __all__ = [
@@ -34,3 +41,19 @@ __all__ = [
     "Hold",
     "hold",
 ]
+
+# Public name -> submodule defining it, imported on first access (these import TensorFlow,
+# first without its start-up notices).
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "Hold": "._hold",
+        "hold": "._hold",
+        "Judgement": "._judges",
+        "Recognition": "._recognition",
+        "recognise": "._recognition",
+        "Transfer": "._transfer",
+        "transfer": "._transfer",
+    },
+    first=import_tensorflow,
+)

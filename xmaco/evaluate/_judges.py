@@ -12,19 +12,9 @@ import numpy as np
 import tensorflow as tf
 
 from ._common import centre_box, probabilities, ranking
+from ._names import DEFAULT_JUDGES, JUDGES
 
 __all__ = ["DEFAULT_JUDGES", "JUDGES", "Judgement"]
-
-# Short judge names -> catalogue names (xmaco.zoo.load).
-JUDGES = {
-    "lite0": "efficientnet_lite0",
-    "lite1": "efficientnet_lite1",
-    "lite2": "efficientnet_lite2",
-    "mobilenet": "mobilenet_v1_025",
-}
-# Networks other than EfficientNet-Lite0 (the default maker): two deeper and wider versions of
-# it, and one of another family.
-DEFAULT_JUDGES = ("lite1", "lite2", "mobilenet")
 
 
 @dataclasses.dataclass(frozen=True)

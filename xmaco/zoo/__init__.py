@@ -14,9 +14,10 @@ Example
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from xmaco._lazy import attach
+from xmaco._startup import import_tensorflow
 from xmaco.zoo.classes import class_index, imagenet_classes
 
 if TYPE_CHECKING:
@@ -43,24 +44,19 @@ __all__ = [
     "vgg19",
 ]
 
-# Public name -> submodule defining it, imported on first access (these import Keras).
-_LAZY = {
-    "available": "catalogue",
-    "load": "catalogue",
-    "dinov2_vits14": "dinov2",
-    "efficientnet_lite0": "efficientnet_lite",
-    "efficientnet_lite1": "efficientnet_lite",
-    "efficientnet_lite2": "efficientnet_lite",
-    "mobilenet_v1_025": "mobilenet",
-    "vgg19": "vgg",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Public name -> submodule defining it, imported on first access (these import Keras), after
+# TensorFlow without its start-up notices.
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "available": ".catalogue",
+        "load": ".catalogue",
+        "dinov2_vits14": ".dinov2",
+        "efficientnet_lite0": ".efficientnet_lite",
+        "efficientnet_lite1": ".efficientnet_lite",
+        "efficientnet_lite2": ".efficientnet_lite",
+        "mobilenet_v1_025": ".mobilenet",
+        "vgg19": ".vgg",
+    },
+    first=import_tensorflow,
+)
