@@ -139,11 +139,13 @@ def test_quiet_prints_nothing(capsys, tmp_path, saved_model):
 def test_warnings_are_one_line_and_quiet_silences_them(
     capsys, tmp_path, saved_model, monkeypatch, quiet
 ):
+    maco = xmaco.maco
+
     def warn_then_run(*args, **kwargs):
         warnings.warn("The gradient is zero\n  for unit 0.", RuntimeWarning, stacklevel=1)
-        return xmaco.maco(*args, **kwargs)
+        return maco(*args, **kwargs)
 
-    monkeypatch.setitem(cli._METHODS, "maco", warn_then_run)
+    monkeypatch.setattr(xmaco, "maco", warn_then_run)
     code, _, stderr = run(
         capsys,
         f"visualize --model {saved_model} --class 0 {TINY} --out {tmp_path}"
@@ -159,7 +161,7 @@ def test_ctrl_c_saves_the_partial_result_and_exits_130(capsys, tmp_path, saved_m
             if step == 2:
                 raise KeyboardInterrupt  # as Ctrl-C would, after the third step
 
-    monkeypatch.setitem(cli._METHODS, "maco", functools.partial(xmaco.maco, callbacks=[CtrlC()]))
+    monkeypatch.setattr(xmaco, "maco", functools.partial(xmaco.maco, callbacks=[CtrlC()]))
     code, _, stderr = run(
         capsys,
         f"visualize --model {saved_model} --class 0 --steps 50 --crops 1 --image-size 16 "
@@ -175,7 +177,7 @@ def test_ctrl_c_before_the_run_exits_130(capsys, tmp_path, monkeypatch):
     def interrupted(spec):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_load", interrupted)
+    monkeypatch.setattr(zoo, "load", interrupted)
     code, _, stderr = run(capsys, f"visualize --class 1 --out {tmp_path}")
     assert (code, stderr) == (130, "xmaco: interrupted\n")
 
@@ -237,6 +239,26 @@ def test_every_option_and_subcommand_has_help():
         for action in sub._actions:
             assert action.help, f"{name} {action.option_strings}"
     assert all(choice.help for choice in commands._choices_actions)
+
+
+def test_help_and_argument_errors_import_neither_tensorflow_nor_keras():
+    """``xmaco --help`` answers at once: parsing loads no framework, only the run does."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from xmaco.cli import main\n"
+        "for command in ('', 'visualize', 'demo', 'concepts', 'gallery', 'evaluate'):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main([*command.split(), '--help']) == 0, command\n"
+        "for error in ('visualize --steps -1', 'gallery --shard 9/4 --out site', 'evaluate'):\n"
+        "    assert main(error.split()) == 2, error\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'tensorflow', 'keras'}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout == "[]\n"
+    assert completed.stderr.count("xmaco: error: ") == 3
 
 
 def test_the_installed_command_reports_errors_in_one_line(tmp_path):

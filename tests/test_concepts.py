@@ -239,7 +239,7 @@ def test_discover_reads_a_folder_and_checks_its_inputs(planted, tmp_path):
 
 # ---------------------------------------------------------------------------- CLI
 def test_the_concepts_command_writes_a_page_per_class(planted, tmp_path):
-    from xmaco.concepts_cli import add_concepts_command, run_concepts
+    from xmaco.cli.concepts import add_concepts_command, run_concepts
 
     model, images, layout = planted
     path = tmp_path / "planted.keras"

@@ -15,8 +15,8 @@ import pytest
 import xmaco
 from xmaco import presets
 from xmaco.cli import main as xmaco_main
+from xmaco.cli.gallery import main
 from xmaco.gallery import Settings, generate, load_model
-from xmaco.gallery.cli import main
 
 FAST = ["--steps", "2", "--crops", "2", "--image-size", "32"]
 ALL = [f"class-{i:04d}" for i in range(6)]

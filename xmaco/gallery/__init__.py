@@ -15,11 +15,16 @@ Example
 
 from __future__ import annotations
 
-from xmaco.gallery.cli import add_gallery_command
-from xmaco.gallery.items import Item, batches, parse_selection, parse_shard, select, shard
-from xmaco.gallery.manifest import Manifest, read_all, settings_hash
-from xmaco.gallery.runner import Settings, Summary, assemble, generate, load_model
-from xmaco.gallery.site import read_concepts, write_site
+from typing import TYPE_CHECKING
+
+from xmaco._lazy import attach
+
+if TYPE_CHECKING:
+    from xmaco.cli.gallery import add_gallery_command
+    from xmaco.gallery.items import Item, batches, parse_selection, parse_shard, select, shard
+    from xmaco.gallery.manifest import Manifest, read_all, settings_hash
+    from xmaco.gallery.runner import Settings, Summary, assemble, generate, load_model
+    from xmaco.gallery.site import read_concepts, write_site
 
 __all__ = [
     "Item",
@@ -40,3 +45,18 @@ __all__ = [
     "shard",
     "write_site",
 ]
+
+# Public name -> module defining it, imported on first access: the command line reads the
+# selection and shard parsers without the runner and the site writer (OpenCV, NumPy).
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "add_gallery_command": "xmaco.cli.gallery",
+        **dict.fromkeys(
+            ("Item", "batches", "parse_selection", "parse_shard", "select", "shard"), ".items"
+        ),
+        **dict.fromkeys(("Manifest", "read_all", "settings_hash"), ".manifest"),
+        **dict.fromkeys(("Settings", "Summary", "assemble", "generate", "load_model"), ".runner"),
+        **dict.fromkeys(("read_concepts", "write_site"), ".site"),
+    },
+)

