@@ -10,10 +10,11 @@ Layout of a site folder::
     manifests/<name>.json           what is finished (see :mod:`xmaco.gallery.manifest`)
     concepts/<key>/concepts.json    optional concept visualizations of an item (read only)
 
-Pages use relative links, inline CSS and inline vanilla JavaScript only (no fonts, no CDN,
-no fetch), so the site works from ``file://`` as from any static web server. Every file is
-written atomically, and a page is rewritten only when its content changes; the index links
-only items whose entry and files are complete.
+Pages use relative links, inline CSS (the gallery's stylesheet in :mod:`xmaco._html`) and
+inline vanilla JavaScript only (no fonts, no CDN, no fetch), so the site works from
+``file://`` as from any static web server. Every file is written atomically, and a page is
+rewritten only when its content changes; the index links only items whose entry and files
+are complete.
 
 Concepts are read from ``concepts/<key>/concepts.json``::
 
@@ -42,6 +43,7 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
+from xmaco._html import GALLERY_CSS, document
 from xmaco.gallery._io import write_readable
 from xmaco.gallery.manifest import Manifest, finished, read_all
 from xmaco.plot import transparency_alpha
@@ -347,46 +349,6 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 # ------------------------------------------------------------------------------ pages
-_CSS = """
-:root { color-scheme: light dark; --muted: #666; --card: #fff; --line: #ddd; --bg: #f6f6f4; }
-@media (prefers-color-scheme: dark) {
-  :root { --muted: #aaa; --card: #1f1f1f; --line: #3a3a3a; --bg: #141414; }
-}
-body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1.2rem 1.5rem;
-       max-width: 1400px; background: var(--bg); }
-h1 { font-size: 1.45rem; margin: 0.3rem 0; }
-h1 small, .muted { color: var(--muted); font-weight: normal; }
-h2 { font-size: 1.1rem; margin: 1.4rem 0 0.5rem; }
-a { color: inherit; }
-nav { display: flex; gap: 1.2rem; margin-bottom: 0.6rem; }
-#search { font: inherit; width: min(32rem, 100%); padding: 0.45rem 0.7rem;
-          border: 1px solid var(--line); border-radius: 6px; }
-.grid { display: grid; gap: 0.7rem;
-        grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); }
-.card { display: block; text-decoration: none; background: var(--card); padding: 0.4rem;
-        border: 1px solid var(--line); border-radius: 6px; }
-.card:hover, .card:focus { border-color: #4a6fd8; }
-.card img { width: 100%; height: auto; display: block; border-radius: 3px; }
-.card .index { color: var(--muted); margin-right: 0.3rem; }
-.card .name { overflow-wrap: anywhere; }
-.card[hidden], .group[hidden] { display: none; }
-.layout { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
-figure { margin: 0; }
-.stage { background: #fff; display: inline-block; line-height: 0; border-radius: 4px; }
-.stage img { max-width: min(100%, 90vw); height: auto; }
-button { font: inherit; padding: 0.35rem 0.8rem; margin-top: 0.5rem; cursor: pointer; }
-svg.curve { background: var(--card); border: 1px solid var(--line); border-radius: 4px; }
-svg.curve text { font-size: 11px; fill: var(--muted); }
-table.settings { border-collapse: collapse; }
-table.settings td { padding: 0.15rem 1rem 0.15rem 0; vertical-align: top; }
-table.settings td:first-child { color: var(--muted); white-space: nowrap; }
-pre { background: var(--card); border: 1px solid var(--line); padding: 0.6rem;
-      white-space: pre-wrap; overflow-wrap: break-word; border-radius: 4px; }
-.concepts { display: flex; flex-wrap: wrap; gap: 0.8rem; }
-.concepts figure { width: 200px; }
-.concepts img { width: 100%; height: auto; }
-"""
-
 _INDEX_SCRIPT = """
 const box = document.getElementById("search");
 const cards = Array.from(document.querySelectorAll(".card"));
@@ -444,20 +406,7 @@ document.addEventListener("keydown", (event) => {
 
 
 def _page(title: str, body: str, script: str) -> str:
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-{body}
-<script>{script}</script>
-</body>
-</html>
-"""
+    return document(title, body, GALLERY_CSS, script=script, viewport=True)
 
 
 def _index_page(entries: list[dict[str, Any]], pending: int, manifests: list[Manifest]) -> str:
