@@ -1,0 +1,31 @@
+"""Concepts of a class (CRAFT-style), their importance, and their MACO visualizations.
+
+From images of one class, :func:`discover` takes many random crops, reads the activations of
+a layer for each crop (averaged over the positions, or tokens, of the crop), and factorises
+the (crops x channels) matrix with non-negative matrix factorisation (:func:`nmf`):
+``A ~= U W``. Each row of ``W`` is a *concept*: a direction in the layer's channels that many
+crops share; ``U`` says how much each crop expresses each concept. The concepts are ranked by
+their importance for the class (see :func:`discover`), and :func:`visualize_concepts` shows
+each direction with MACO, all in one batched run. :func:`write_page` puts it all on one
+self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+from ._bank import ConceptBank
+from ._decomposition import Factorization, nmf, project
+from ._discovery import discover
+from ._images import load_images
+from ._page import write_page
+from ._visualization import visualize_concepts
+
+__all__ = [
+    "ConceptBank",
+    "Factorization",
+    "discover",
+    "load_images",
+    "nmf",
+    "project",
+    "visualize_concepts",
+    "write_page",
+]
