@@ -6,51 +6,74 @@ import json
 import signal
 import subprocess
 import sys
-import time
+import textwrap
 from collections import Counter
 
 import cv2
 
 ALL = [f"class-{i:04d}" for i in range(6)]
+# ``python -m xmaco.gallery ARGV`` whose run stops after its N-th item is written (argv[1]),
+# says so on stdout, and waits there for the SIGKILL: the kill lands at a known moment.
+PAUSED_GALLERY = textwrap.dedent(
+    """
+    import runpy, sys
+
+    from xmaco.gallery import runner
+
+    write_images, written, stop = runner.write_images, [], int(sys.argv[1])
+
+    def write_then_wait(*args, **kwargs):
+        files = write_images(*args, **kwargs)
+        written.append(files)
+        if len(written) == stop:
+            print("paused", flush=True)
+            sys.stdin.readline()  # never answered
+        return files
+
+    runner.write_images = write_then_wait
+    sys.argv = ["xmaco.gallery", *sys.argv[2:]]
+    runpy.run_module("xmaco.gallery", run_name="__main__")
+    """
+)
 
 
-def _recorded_runs(site):
-    try:
-        return json.loads((site / "manifests" / "all.json").read_text())["runs"]
-    except FileNotFoundError:
-        return []
-
-
-def test_kill_9_after_the_first_batch_then_rerun(
-    tmp_path, model_path, gallery, recorded_runs, recorded_entries, check_site, subprocess_env
+def test_kill_9_in_the_middle_of_a_batch_then_rerun(
+    tmp_path,
+    model_path,
+    gallery,
+    recorded_runs,
+    recorded_entries,
+    check_site,
+    subprocess_env,
+    lines_until,
 ):
     site = tmp_path / "site"
     argv = ["--model", model_path, "--classes", "all", "--steps", "2", "--crops", "2"]
     argv += ["--image-size", "32", "--batch", "2", "--out", str(site)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "xmaco.gallery", *argv],
-        env=subprocess_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    try:
-        # The manifest is replaced atomically: every read parses, even mid-write.
-        while not _recorded_runs(site):
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the first batch was never recorded"
-            time.sleep(0.01)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        process.stderr.close()
+    # Killed after the first item of the second batch is written: the first batch is
+    # recorded, the second is half on disk and not recorded.
+    with open(tmp_path / "stderr.txt", "wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", PAUSED_GALLERY, "3", *argv],
+            env=subprocess_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            bufsize=0,  # unbuffered: select sees every line the child writes
+        )
+        try:
+            said = lines_until(process.stdout, "paused", seconds=300)
+            assert said[-1:] == ["paused"], said + [(tmp_path / "stderr.txt").read_text()]
+        finally:
+            process.kill()
+            process.communicate()
     assert process.returncode == -signal.SIGKILL
     killed_with = recorded_runs(site)
-    assert 1 <= len(killed_with) < 3, "the run was not killed part way"
+    assert killed_with == [ALL[:2]]
+    assert list((site / "images").glob(f"{ALL[2]}-*")), "the second batch was not under way"
 
     # Right after the kill: whatever is recorded is whole and the index links only that.
-    linked = check_site(site)
-    assert set(linked) <= {key for run in killed_with for key in run}
+    assert sorted(check_site(site)) == ALL[:2]
     for entry in recorded_entries(site).values():
         for name in entry["files"].values():
             assert cv2.imread(str(site / name)) is not None, name

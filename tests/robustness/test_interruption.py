@@ -2,14 +2,13 @@
 
 tests/test_callbacks.py sends SIGINT to a Python run; tests/test_cli.py raises
 KeyboardInterrupt from a callback. Here the real signal reaches the ``xmaco`` command, and
-writers are killed with SIGKILL at seeded random moments.
+writers are killed with SIGKILL at each step of a save, where they wait for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import select
 import signal
@@ -82,9 +81,13 @@ def test_any_name_the_file_system_accepts_can_be_written_atomically(tmp_path):
 
 
 # ---------------------------------------------------------------------------- SIGKILL writers
+# Saves a Result and a PNG over and over. Every file is written by atomic_write, whose last
+# step is os.replace: from the second save on, the writer says each moment around a
+# replacement on stdout and, at the one named by argv[4] (0: before the first), waits there
+# for its SIGKILL.
 WRITER = textwrap.dedent(
     """
-    import itertools, sys, types
+    import itertools, os, sys, types
 
     import cv2
     import numpy as np
@@ -96,21 +99,45 @@ WRITER = textwrap.dedent(
     from xmaco.files import atomic_write
     from xmaco.result import Result
 
-    destination = sys.argv[2]
+    destination, first, stop = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    moments, replace = [], os.replace
+
+    def moment(name):
+        if saved:
+            moments.append(name)
+            if len(moments) == stop + 1:
+                print(name, flush=True)
+                sys.stdin.readline()  # never answered
+
+    def replace_and_say(source, target):
+        moment(f"before {os.path.basename(target)}")
+        replace(source, target)
+        moment(f"after {os.path.basename(target)}")
+
+    os.replace = replace_and_say
+    saved = False
     noise = np.random.default_rng(0).random((512, 512, 3))
-    for i in itertools.count(int(sys.argv[3])):
+    for i in itertools.count(first):
         value = np.float32(i % 97)
         images = np.full((4, 128, 128, 3), value, np.float32)
-        images[:, :2] += noise[:2, :128].astype(np.float32)  # some entropy: a slower write
+        images[:, :2] += noise[:2, :128].astype(np.float32)
         Result(images, images, np.zeros((5, 4), np.float32), [f"save {i}"] * 4,
                {"i": i}).save(destination)
         picture = (noise * 255).astype(np.uint8)
         with atomic_write(destination + ".png") as handle:
             handle.write(cv2.imencode(".png", picture)[1].tobytes())
-        if i == int(sys.argv[3]):
-            print("ready", flush=True)
+        saved = True
     """
 )
+# The moments of the second save, and what a kill at each leaves behind.
+KILLED_AT = {
+    "before bundle.npz": "save {first}",
+    "after bundle.npz": "torn pair refused",
+    "before bundle.json": "torn pair refused",
+    "after bundle.json": "save {second}",
+    "before bundle.png": "save {second}",
+    "after bundle.png": "save {second}",
+}
 
 
 def _check_destination(base: Path) -> str:
@@ -125,32 +152,32 @@ def _check_destination(base: Path) -> str:
     i = result.config["i"]
     assert result.names == [f"save {i}"] * 4
     assert np.all(result.images[:, 2:] == np.float32(i % 97)), "arrays of another save"
-    return "complete"
+    return f"save {i}"
 
 
 @posix_only
-def test_writers_killed_at_random_moments_leave_whole_files(tmp_path, faults):
+def test_writers_killed_at_every_step_of_a_save_leave_whole_files(tmp_path, faults, lines_until):
     base = tmp_path / "bundle"
-    rng = random.Random(11)
-    outcomes = []
-    for attempt in range(6):
+    for stop, (moment, expected) in enumerate(KILLED_AT.items()):
         writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(faults.root / "xmaco"), str(base), str(attempt)],
+            [sys.executable, "-c", WRITER, str(faults.root / "xmaco"), str(base), str(10 * stop)]
+            + [str(stop)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
+            bufsize=0,  # unbuffered: select sees every line the writer says
         )
         try:
-            assert writer.stdout.readline().strip() == "ready", writer.stderr.read()
-            time.sleep(rng.uniform(0.0, 0.4))
+            said = lines_until(writer.stdout, moment, seconds=120)
         finally:
             writer.kill()
-            writer.communicate(timeout=30)
+            _, errors = writer.communicate(timeout=30)
+        assert said == [moment], said + [errors.decode(errors="replace")]
         assert writer.returncode == -signal.SIGKILL
-        outcomes.append(_check_destination(base))
-    assert outcomes.count("complete") >= 1, outcomes
+        assert _check_destination(base) == expected.format(first=10 * stop, second=10 * stop + 1)
     strays = [p.name for p in tmp_path.iterdir() if not p.name.startswith("bundle")]
-    # SIGKILL leaves the temporary file of the write it interrupted: hidden, never final.
+    # A kill before a replacement leaves that write's temporary file: hidden, never final.
+    assert len(strays) == 3, strays
     assert all(name.startswith(".bundle") and name.endswith(".tmp") for name in strays), strays
 
 
