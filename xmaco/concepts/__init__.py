@@ -19,13 +19,14 @@ from ._images import load_images
 from ._page import write_page
 from ._visualization import visualize_concepts
 
+# In reading order (the API page follows it): the factorisation, then the concepts of a class.
 __all__ = [
-    "ConceptBank",
     "Factorization",
-    "discover",
-    "load_images",
     "nmf",
     "project",
+    "ConceptBank",
+    "discover",
     "visualize_concepts",
     "write_page",
+    "load_images",
 ]
