@@ -42,10 +42,10 @@ def visualize_concepts(
     -------
     >>> import keras, numpy as np
     >>> from xmaco.concepts import discover
+    >>> images = np.random.default_rng(0).random((4, 32, 32, 3))
     >>> model = keras.Sequential([keras.Input((16, 16, 3)),
     ...     keras.layers.Conv2D(6, 3, activation="relu", name="features"),
     ...     keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
-    >>> images = np.random.default_rng(0).random((4, 32, 32, 3))
     >>> bank = discover(model, "features", images, class_index=1, rank=2, crops=8)
     >>> visualize_concepts(bank, model, steps=2, crops=2, image_size=32, seed=0).names
     ['class 1 concept 1', 'class 1 concept 2']
