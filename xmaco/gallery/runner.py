@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from xmaco import presets
+from xmaco.gallery._pages import duration
 from xmaco.gallery.items import Item, batches, select, shard
 from xmaco.gallery.manifest import Manifest, finished, manifest_name, read_all, settings_hash
-from xmaco.gallery.site import _duration, remove_stale_temporary_files, write_images, write_site
+from xmaco.gallery.site import remove_stale_temporary_files, write_images, write_site
 
 __all__ = ["NOISE", "Settings", "Summary", "assemble", "generate", "load_model"]
 
@@ -366,7 +367,7 @@ def generate(
             say(
                 f"{_span(run)}: {len(run)} in {elapsed:.1f}s ({rate:.0f}/h); "
                 f"{len(computed)} done, {left} to go"
-                + (f", about {_duration(left * seconds / len(computed))} left" if left else "")
+                + (f", about {duration(left * seconds / len(computed))} left" if left else "")
             )
     return Summary(
         site=site / "index.html",
