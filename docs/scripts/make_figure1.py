@@ -1,0 +1,141 @@
+"""Make the MACO paper's Figure 1 for docs/benchmarks.md: pixel, Fourier and MACO pictures of the
+same classes, made with the same budget on EfficientNet-Lite2 (the deepest classifier xmaco
+ships), judged by networks that did not make them.
+
+Every run is saved in a work folder as it finishes, so an interrupted script resumes where it
+stopped. It needs the judges' weights (fetched once, see docs/zoo.md).
+
+Usage::
+
+    python docs/scripts/make_figure1.py                # runs, then docs/images/figure1.png
+    python docs/scripts/make_figure1.py --steps 2      # a quick, rough run (checks only)
+
+Setting (``SETTINGS``): the reference schedule (crop side 0.5 -> 0.05, constant learning
+rate) over 128 steps of 8 crops on a 256 canvas, the reduction of the benchmarks' ablation,
+for each of the three parameterizations; MACO with its ``reference`` preset's standardised
+phase. Judges: EfficientNet-Lite0, EfficientNet-Lite1 and MobileNet v1 0.25, through
+:func:`xmaco.evaluate.transfer`. Prints the transfer table in Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_figures import IMAGES, save  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = {"steps": 128, "crops": 8, "image_size": 256, "seed": 0}
+#: goldfish, hummingbird, flamingo, starfish, strawberry, volcano (the benchmarks' six)
+CLASSES = (1, 94, 130, 327, 949, 980)
+METHODS = ("pixel", "fourier", "maco")
+TITLES = {"pixel": "pixel", "fourier": "Fourier (Olah et al.)", "maco": "MACO"}
+JUDGES = ("efficientnet_lite0", "lite1", "mobilenet")
+
+
+def make(method: str, model, settings: dict):
+    """The pictures of ``method`` for every class, in one batched run."""
+    import xmaco
+    from xmaco import schedules
+
+    objective = xmaco.Objective.neuron(model, "logits", list(CLASSES))
+    crop_size = schedules.linear(0.5, 0.05, settings["steps"])
+    function = getattr(xmaco, method)
+    return function(objective, crop_size=crop_size, verbose=False, **settings)
+
+
+def pictures(model, work: Path, settings: dict) -> tuple[dict, dict]:
+    """Each method's result, loaded from ``work`` or made there, with its wall time."""
+    import xmaco
+
+    work.mkdir(parents=True, exist_ok=True)
+    times_file = work / "times.json"
+    times = json.loads(times_file.read_text()) if times_file.exists() else {}
+    results = {}
+    for method in METHODS:
+        path = work / method
+        if (work / f"{method}.json").exists():
+            results[method] = xmaco.Result.load(path)
+            continue
+        start = time.perf_counter()
+        results[method] = make(method, model, settings)
+        times[method] = round(time.perf_counter() - start, 1)
+        results[method].save(path)
+        times_file.write_text(json.dumps(times, indent=1))
+        print(f"{method}: {times[method]:.0f} s", flush=True)
+    return results, times
+
+
+def judged(results: dict, work: Path) -> dict:
+    """Per method, :func:`xmaco.evaluate.transfer`'s summary, cached in ``work``."""
+    from xmaco.evaluate import transfer
+
+    path = work / "transfer.json"
+    found = json.loads(path.read_text()) if path.exists() else {}
+    for method, result in results.items():
+        if method not in found:
+            found[method] = transfer(result, list(CLASSES), judges=list(JUDGES)).summary()
+            path.write_text(json.dumps(found, indent=1))
+    return found
+
+
+def table(found: dict) -> str:
+    judges = list(next(iter(found.values())))
+    header = ["method"] + [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for method, summary in found.items():
+        cells = [TITLES[method]]
+        cells += [f"{summary[j]['probability']:.3f}" for j in judges]
+        cells += [f"{summary[j]['crop_top1']:.2f}" for j in judges]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def figure(results: dict, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    import xmaco
+
+    names = xmaco.zoo.imagenet_classes()
+    fig, axes = plt.subplots(len(CLASSES), len(METHODS), figsize=(2.0 * len(METHODS), 2.0 * 6))
+    for col, method in enumerate(METHODS):
+        for row, target in enumerate(CLASSES):
+            ax = axes[row, col]
+            ax.imshow(xmaco.plot.normalize_image(results[method].images[row]))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(TITLES[method], fontsize=9)
+            if col == 0:
+                ax.set_ylabel(f"{names[target]} ({target})", fontsize=8)
+    fig.tight_layout()
+    save(fig, out / "figure1.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=SETTINGS["steps"])
+    parser.add_argument("--work", type=Path, default=ROOT / "build" / "figure1")
+    parser.add_argument("--out", type=Path, default=IMAGES, help="folder of the picture")
+    args = parser.parse_args()
+    import xmaco
+
+    model = xmaco.zoo.efficientnet_lite2()
+    settings = {**SETTINGS, "steps": args.steps}
+    work = args.work / f"steps{args.steps}"
+    results, times = pictures(model, work, settings)
+    figure(results, args.out)
+    print(table(judged(results, work)))
+    print(json.dumps({"settings": settings, "seconds": times}))
+
+
+if __name__ == "__main__":
+    main()
