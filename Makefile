@@ -8,7 +8,7 @@ DEMO_STAMP := $(VENV)/.xmaco-zoo-installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export MPLBACKEND ?= Agg
 
-.PHONY: install browser wheel-check test lint demo bench docs clean
+.PHONY: install browser wheel-check test lint demo bench docs docs-images clean
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench: $(STAMP)
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+# The pictures of the docs, remade by every docs/scripts/make_*figures.py (long: each script
+# states its setting; their runs resume from build/ when interrupted).
+docs-images: $(STAMP)
+	for script in docs/scripts/make_*figures.py; do nice -n 10 $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf site build dist *.egg-info .pytest_cache
