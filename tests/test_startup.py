@@ -54,6 +54,11 @@ def test_importing_xmaco_imports_tensorflow_on_first_use():
     code = (
         "import sys, xmaco\n"
         "assert 'tensorflow' not in sys.modules, 'TensorFlow imported with xmaco'\n"
+        "assert not hasattr(xmaco, 'no_such_name') and 'tensorflow' not in sys.modules\n"
         "assert callable(xmaco.maco) and 'tensorflow' in sys.modules\n"
     )
     assert _notices(_stderr(["-c", code])) == []
+
+
+def test_a_module_imported_first_loads_tensorflow_without_notices():
+    assert _notices(_stderr(["-c", "from xmaco.objectives import Objective"])) == []

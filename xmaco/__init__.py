@@ -16,10 +16,32 @@ Example
 from __future__ import annotations
 
 import importlib
-import importlib.util
+from importlib.machinery import PathFinder
 from typing import TYPE_CHECKING, Any
 
-from ._startup import import_tensorflow
+from ._startup import import_tensorflow_first
+
+# The modules the command line reads to parse its arguments, which import neither TensorFlow
+# nor Keras. Any other module of xmaco is imported after TensorFlow, which then loads without
+# its start-up notices.
+import_tensorflow_first(
+    __name__,
+    [
+        "xmaco._lazy",
+        "xmaco.cli",
+        "xmaco.cli.*",
+        "xmaco.errors",
+        "xmaco.evaluate",
+        "xmaco.evaluate._names",
+        "xmaco.files",
+        "xmaco.gallery",
+        "xmaco.gallery.items",
+        "xmaco.presets",
+        "xmaco.schedules",
+        "xmaco.zoo",
+        "xmaco.zoo.classes",
+    ],
+)
 
 if TYPE_CHECKING:
     from . import (
@@ -85,21 +107,15 @@ _DEFINED_IN = {
     "NonFiniteError": "errors",
     "OutOfMemoryError": "errors",
 }
-# Submodules that import neither TensorFlow nor Keras: the command line reads them to parse.
-# Any other is imported after TensorFlow, which then loads without its start-up notices.
-_WITHOUT_TENSORFLOW = frozenset(
-    {"_checks", "cli", "errors", "files", "presets", "schedules", "zoo"}
-)
 
 
 def __getattr__(name: str) -> Any:
     module = _DEFINED_IN.get(name, name)
-    if name.startswith("__") or (
-        name not in _DEFINED_IN and importlib.util.find_spec(f"{__name__}.{name}") is None
+    # A submodule by that name, looked for in the folder only (no import, no TensorFlow).
+    if name not in _DEFINED_IN and (
+        name.startswith("_") or PathFinder.find_spec(f"{__name__}.{name}", __path__) is None
     ):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if module not in _WITHOUT_TENSORFLOW:
-        import_tensorflow()
     value = importlib.import_module(f"{__name__}.{module}")
     if name in _DEFINED_IN:
         value = getattr(value, name)

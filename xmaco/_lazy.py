@@ -23,11 +23,11 @@ __all__ = ["attach"]
 
 
 def attach(
-    package: str, defined_in: Mapping[str, str], first: Callable[[], None] | None = None
+    package: str, defined_in: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """The ``__getattr__`` and ``__dir__`` of ``package``, whose name ``name`` is defined in the
     module ``defined_in[name]`` (relative to ``package`` when it starts with a dot), imported on
-    first access after calling ``first`` (e.g. TensorFlow without its start-up notices).
+    first access.
 
     Example
     -------
@@ -39,8 +39,6 @@ def attach(
     def __getattr__(name: str) -> Any:
         if name not in defined_in:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        if first is not None:
-            first()
         return getattr(importlib.import_module(defined_in[name], package), name)
 
     def __dir__() -> list[str]:

@@ -6,15 +6,22 @@ is imported or first looks for devices, before any log level applies. They are c
 the file-descriptor level during the import and, for the command line, during the first
 listing of the devices; every other line is passed on unchanged. Importing xmaco does not
 look for devices: ``CUDA_VISIBLE_DEVICES`` set afterwards, or a fork, still works.
+
+TensorFlow is imported on first need: before the first module of xmaco that uses it, however
+that module is reached (``xmaco.maco``, ``import xmaco.engine``), so that ``import xmaco`` and
+the command line's parsing stay cheap.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
+import importlib.abc
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 _NOISE = (
     "All log messages before absl::InitializeLog() is called",
@@ -65,6 +72,42 @@ def import_tensorflow() -> None:
         return
     with _without_notices():
         import tensorflow  # noqa: F401
+
+
+def import_tensorflow_first(package: str, without: Iterable[str]) -> None:
+    """Import TensorFlow, without its notices, before the first import of a module of
+    ``package``, except of those matching one of the ``fnmatch`` patterns ``without``.
+
+    Example
+    -------
+    >>> import sys
+    >>> finders = len(sys.meta_path)
+    >>> import_tensorflow_first("xmaco", [])  # done once, when xmaco was imported
+    >>> len(sys.meta_path) == finders
+    True
+    """
+    if not any(
+        isinstance(finder, _TensorFlowFirst) and finder.package == package
+        for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _TensorFlowFirst(package, tuple(without)))
+
+
+class _TensorFlowFirst(importlib.abc.MetaPathFinder):
+    """Finds no module: imports TensorFlow before the usual finders find one that needs it."""
+
+    def __init__(self, package: str, without: tuple[str, ...]) -> None:
+        self.package = package
+        self.without = without
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if (
+            name.startswith(f"{self.package}.")
+            and "tensorflow" not in sys.modules
+            and not any(fnmatch.fnmatchcase(name, pattern) for pattern in self.without)
+        ):
+            import_tensorflow()
+        return None
 
 
 def list_devices() -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._lazy import attach
-from .._startup import import_tensorflow
 from ._names import DEFAULT_JUDGES, JUDGES
 
 if TYPE_CHECKING:
@@ -42,8 +41,7 @@ __all__ = [
     "hold",
 ]
 
-# Public name -> submodule defining it, imported on first access (these import TensorFlow,
-# first without its start-up notices).
+# Public name -> submodule defining it, imported on first access (these import TensorFlow).
 __getattr__, __dir__ = attach(
     __name__,
     {
@@ -55,5 +53,4 @@ __getattr__, __dir__ = attach(
         "Transfer": "._transfer",
         "transfer": "._transfer",
     },
-    first=import_tensorflow,
 )

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from xmaco._lazy import attach
-from xmaco._startup import import_tensorflow
 from xmaco.zoo.classes import class_index, imagenet_classes
 
 if TYPE_CHECKING:
@@ -44,8 +43,7 @@ __all__ = [
     "vgg19",
 ]
 
-# Public name -> submodule defining it, imported on first access (these import Keras), after
-# TensorFlow without its start-up notices.
+# Public name -> submodule defining it, imported on first access (these import Keras).
 __getattr__, __dir__ = attach(
     __name__,
     {
@@ -58,5 +56,4 @@ __getattr__, __dir__ = attach(
         "mobilenet_v1_025": ".mobilenet",
         "vgg19": ".vgg",
     },
-    first=import_tensorflow,
 )
