@@ -25,7 +25,8 @@ import tensorflow as tf
 from . import schedules
 from .callbacks import Callback, as_list
 from .engine import _input_size, maco
-from .objectives import Objective, _reference_images, _resolve_layer
+from .objectives import Objective, _resolve_layer
+from .objectives._arguments import _reference_images
 from .plot import _new_figure, _show
 from .result import Result
 from .transforms import crop
