@@ -12,7 +12,17 @@ import numpy as np
 from ._arguments import _indices, _neuron_indices, _number, _reference_images, _tokens, _vectors
 from ._compiled import CompiledObjective
 from ._layers import _resolve_layer, _warn_if_softmax
-from ._terms import _Term
+from ._terms import (
+    ChannelScore,
+    DirectionScore,
+    InversionScore,
+    LayerScore,
+    NeuronScore,
+    _Term,
+)
+
+# The data of a term that reads no per-visualization data (one row, broadcast).
+_NO_DATA = np.zeros((1,), np.int32)
 
 
 class Objective:
@@ -69,7 +79,7 @@ class Objective:
         ['conv1_2:layer']
         """
         name, _ = _resolve_layer(model, layer)
-        return cls(model, [_Term(name, "layer", np.zeros((1,), np.int32), (f"{name}:layer",))])
+        return cls(model, [_Term(name, LayerScore(), _NO_DATA, (f"{name}:layer",))])
 
     @classmethod
     def channel(
@@ -105,7 +115,7 @@ class Objective:
         tokens, suffix = _tokens(tokens, shape, name)
         labels = tuple(f"{name}:channel {c}{suffix}" for c in channels)
         data = np.asarray(channels, np.int32)
-        return cls(model, [_Term(name, "channel", data, labels, tokens=tokens)])
+        return cls(model, [_Term(name, ChannelScore(), data, labels, tokens=tokens)])
 
     @classmethod
     def neuron(
@@ -134,7 +144,7 @@ class Objective:
         name, shape = _resolve_layer(model, layer)
         _warn_if_softmax(model, name, "neuron")
         flat, labels = _neuron_indices(index, shape, name)
-        return cls(model, [_Term(name, "neuron", np.asarray(flat, np.int32), tuple(labels))])
+        return cls(model, [_Term(name, NeuronScore(), np.asarray(flat, np.int32), tuple(labels))])
 
     @classmethod
     def direction(
@@ -169,7 +179,7 @@ class Objective:
             f"{name}:direction" + (f" {i}" if len(vectors) > 1 else "") + suffix
             for i in range(len(vectors))
         )
-        term = _Term(name, "direction", vectors, labels, cossim_pow=pow_, tokens=tokens)
+        term = _Term(name, DirectionScore(pow_), vectors, labels, tokens=tokens)
         return cls(model, [term])
 
     @classmethod
@@ -219,7 +229,7 @@ class Objective:
             f"{name}:inversion" + (f" {i}" if len(references) > 1 else "")
             for i in range(len(references))
         )
-        return cls(model, [_Term(name, "inversion", references, labels, cossim_pow=pow_)])
+        return cls(model, [_Term(name, InversionScore(pow_), references, labels)])
 
     @classmethod
     def concatenate(cls, objectives: Sequence[Objective]) -> Objective:

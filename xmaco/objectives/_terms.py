@@ -1,8 +1,15 @@
-"""Terms: one weighted reading of one layer, and how it scores an image."""
+"""Terms: one weighted reading of one layer, each carrying the scoring function of its kind.
+
+A term is a layer, a *score* (a small frozen object, one class per kind, called on the
+layer's activations), the per-visualization ``data`` the score reads (channel or unit indices,
+direction vectors, reference photos) and a weight. The engine only ever calls
+``term.score(...)``: a new kind of objective is a new score class, not a new branch.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow as tf
@@ -10,24 +17,110 @@ import tensorflow as tf
 _COSINE_FLOOR = 0.1
 
 
+@dataclasses.dataclass(frozen=True)
+class LayerScore:
+    """The mean of the squared activations (a layer's energy)."""
+
+    kind: ClassVar[str] = "layer"
+    needs_reference: ClassVar[bool] = False
+
+    def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
+        batch = tf.shape(acts)[0]
+        return tf.reduce_mean(tf.reshape(tf.square(acts), [batch, -1]), axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelScore:
+    """The mean of channel ``data[row]`` (last axis) over the positions or tokens."""
+
+    kind: ClassVar[str] = "channel"
+    needs_reference: ClassVar[bool] = False
+
+    def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
+        batch = tf.shape(acts)[0]
+        index = tf.gather(tf.constant(data, tf.int32), rows)
+        picked = tf.gather(acts, index, axis=-1, batch_dims=1)
+        return tf.reduce_mean(tf.reshape(picked, [batch, -1]), axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuronScore:
+    """The unit of flat index ``data[row]``."""
+
+    kind: ClassVar[str] = "neuron"
+    needs_reference: ClassVar[bool] = False
+
+    def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
+        batch = tf.shape(acts)[0]
+        index = tf.gather(tf.constant(data, tf.int32), rows)
+        return tf.gather(tf.reshape(acts, [batch, -1]), index, axis=1, batch_dims=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectionScore:
+    """``dot(a, v) * max(cos(a, v), 0.1) ** cossim_pow`` along the channels, averaged over
+    positions, with ``v = data[row]``."""
+
+    cossim_pow: float
+    kind: ClassVar[str] = "direction"
+    needs_reference: ClassVar[bool] = False
+
+    def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
+        batch = tf.shape(acts)[0]
+        vectors = tf.gather(tf.constant(data, tf.float32), rows)  # (B, C)
+        flat = tf.reshape(acts, [batch, -1, acts.shape[-1]])  # (B, P, C)
+        dot = tf.einsum("bpc,bc->bp", flat, vectors)
+        norms = tf.norm(flat, axis=-1) * tf.norm(vectors, axis=-1)[:, None]
+        return tf.reduce_mean(_cossim_weighted(dot, norms, self.cossim_pow), axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class InversionScore:
+    """``mean(a * r) * max(cos(a, r), 0.1) ** cossim_pow`` between the flattened activations
+    of an image and of the same region of its reference photo (``data`` holds the photos)."""
+
+    cossim_pow: float
+    kind: ClassVar[str] = "inversion"
+    needs_reference: ClassVar[bool] = True
+
+    def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
+        batch = tf.shape(acts)[0]
+        flat = tf.reshape(acts, [batch, -1])
+        target = tf.reshape(tf.cast(reference, tf.float32), [batch, -1])
+        dot = tf.reduce_mean(flat * target, axis=1)
+        # mean(a * r) / (rms(a) rms(r)) is the cosine of the flattened activations
+        norms = tf.sqrt(tf.reduce_mean(tf.square(flat), 1) * tf.reduce_mean(tf.square(target), 1))
+        return _cossim_weighted(dot, norms, self.cossim_pow)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Term:
     """One weighted reading of one layer; ``data`` has one row per visualization (or one).
 
-    A label ``None`` marks a visualization the term does not score (see
-    :meth:`Objective.concatenate`); ``tokens`` selects the tokens of a (B, T, D) layer."""
+    ``scoring`` is the kind's score (e.g. :class:`ChannelScore`). A label ``None`` marks a
+    visualization the term does not score (see :meth:`Objective.concatenate`); ``tokens``
+    selects the tokens of a (B, T, D) layer."""
 
     layer: str
-    kind: str
+    scoring: Any
     data: np.ndarray
     labels: tuple[str | None, ...]
     weight: float = 1.0
-    cossim_pow: float = 0.0
     tokens: str | int = "all"
+
+    @property
+    def kind(self) -> str:
+        """The name of the term's kind: ``'layer'``, ``'channel'``, ``'custom'``, ..."""
+        return self.scoring.kind
 
     @property
     def size(self) -> int:
         return len(self.labels)
+
+    @property
+    def needs_reference(self) -> bool:
+        """Whether the term compares the images with reference images (needs ``reference``)."""
+        return self.scoring.needs_reference
 
     def scaled(self, factor: float) -> _Term:
         return dataclasses.replace(self, weight=self.weight * factor)
@@ -46,42 +139,11 @@ class _Term:
         reference images."""
         acts = _pick_tokens(tf.cast(activations, tf.float32), self.tokens)
         rows = visualization if self.size > 1 else tf.zeros_like(visualization)
-        batch = tf.shape(acts)[0]
-        if self.kind == "layer":
-            score = tf.reduce_mean(tf.reshape(tf.square(acts), [batch, -1]), axis=1)
-        elif self.kind == "channel":
-            index = tf.gather(tf.constant(self.data, tf.int32), rows)
-            picked = tf.gather(acts, index, axis=-1, batch_dims=1)
-            score = tf.reduce_mean(tf.reshape(picked, [batch, -1]), axis=1)
-        elif self.kind == "neuron":
-            index = tf.gather(tf.constant(self.data, tf.int32), rows)
-            score = tf.gather(tf.reshape(acts, [batch, -1]), index, axis=1, batch_dims=1)
-        elif self.kind == "direction":
-            vectors = tf.gather(tf.constant(self.data, tf.float32), rows)  # (B, C)
-            flat = tf.reshape(acts, [batch, -1, acts.shape[-1]])  # (B, P, C)
-            dot = tf.einsum("bpc,bc->bp", flat, vectors)
-            norms = tf.norm(flat, axis=-1) * tf.norm(vectors, axis=-1)[:, None]
-            score = tf.reduce_mean(_cossim_weighted(dot, norms, self.cossim_pow), axis=1)
-        elif self.kind == "inversion":
-            flat = tf.reshape(acts, [batch, -1])
-            target = tf.reshape(tf.cast(reference, tf.float32), [batch, -1])
-            dot = tf.reduce_mean(flat * target, axis=1)
-            # mean(a * r) / (rms(a) rms(r)) is the cosine of the flattened activations
-            norms = tf.sqrt(
-                tf.reduce_mean(tf.square(flat), 1) * tf.reduce_mean(tf.square(target), 1)
-            )
-            score = _cossim_weighted(dot, norms, self.cossim_pow)
-        else:
-            raise AssertionError(f"unknown term kind {self.kind}")
+        score = self.scoring(acts, self.data, rows, reference)
         if None in self.labels:
             active = tf.constant([label is not None for label in self.labels], tf.float32)
             score = score * tf.gather(active, rows)
         return score
-
-    @property
-    def needs_reference(self) -> bool:
-        """Whether the term compares the images with reference images (needs ``reference``)."""
-        return self.kind == "inversion"
 
 
 def _cossim_weighted(dot: tf.Tensor, norms: tf.Tensor, cossim_pow: float) -> tf.Tensor:
