@@ -479,6 +479,18 @@ API = [
         id="inversion-a-path",
     ),
     pytest.param(
+        lambda e: Objective.custom(e.cnn, "conv1", "mean"),
+        TypeError,
+        ["Expected function to be a callable", "function='mean'", "of type str"],
+        id="custom-not-callable",
+    ),
+    pytest.param(
+        lambda e: Objective.custom(e.cnn, "conv1", lambda a: a[:, 0, 0]),
+        ValueError,
+        ["Expected function to return one score per image", "(2,)", "Received: shape (2, 8)"],
+        id="custom-not-one-score-per-image",
+    ),
+    pytest.param(
         lambda e: Objective.layer(e.cnn, 0) / 0,
         ZeroDivisionError,
         ["non-zero divisor", "Received: 0"],

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ._terms import probe_scores
+
 _TOKEN_CHOICES = ("all", "patches", "class")
 
 
@@ -172,3 +174,21 @@ def _number(value: Any, argument: str, minimum: float) -> float:
             f"Expected {argument} to be a number >= {minimum}. Received: {argument}={value!r}"
         )
     return float(value)
+
+
+def _custom_function(function: Any, name: Any, shape: tuple, layer: str) -> str:
+    """Check a user's scoring function (traced on symbolic activations of the layer's
+    shape, so that a wrong return fails here rather than inside the run); return its label."""
+    if not callable(function):
+        raise TypeError(
+            "Expected function to be a callable of the activations (batch, ...) returning one "
+            f"score per image (batch,). Received: function={function!r} of type "
+            f"{type(function).__name__}"
+        )
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValueError(f"Expected name to be None or a non-empty string. Received: name={name!r}")
+    probe_scores(function, shape)
+    if name is not None:
+        return name
+    own = getattr(function, "__name__", None)
+    return f"{layer}:{own}" if own and own != "<lambda>" else f"{layer}:custom"

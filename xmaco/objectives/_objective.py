@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from ._arguments import _indices, _neuron_indices, _number, _reference_images, _tokens, _vectors
+from ._arguments import (
+    _custom_function,
+    _indices,
+    _neuron_indices,
+    _number,
+    _reference_images,
+    _tokens,
+    _vectors,
+)
 from ._compiled import CompiledObjective
 from ._layers import _resolve_layer, _warn_if_softmax
 from ._terms import (
     ChannelScore,
+    CustomScore,
     DirectionScore,
     InversionScore,
     LayerScore,
@@ -29,8 +39,9 @@ class Objective:
     """A (batch of) feature-visualization objective(s) on a Keras model.
 
     Build objectives with the factories (:meth:`layer`, :meth:`channel`, :meth:`neuron`,
-    :meth:`direction`) and combine them with ``+``, ``-``, unary ``-``, and ``*`` or ``/`` by a
-    number. Objects are immutable.
+    :meth:`direction`, :meth:`inversion`, or :meth:`custom` for a function of your own) and
+    combine them with ``+``, ``-``, unary ``-``, and ``*`` or ``/`` by a number. Objects are
+    immutable.
 
     Example
     -------
@@ -230,6 +241,44 @@ class Objective:
             for i in range(len(references))
         )
         return cls(model, [_Term(name, InversionScore(pow_), references, labels)])
+
+    @classmethod
+    def custom(
+        cls,
+        model: Any,
+        layer: str | int,
+        function: Callable[[tf.Tensor], tf.Tensor],
+        name: str | None = None,
+    ) -> Objective:
+        """Maximise a score of your own: ``function`` of the activations of ``layer``.
+
+        ``function(activations)`` receives the output of ``layer`` for a batch of images, a
+        float32 tensor of shape ``(batch, *output_shape)`` (``(batch, height, width,
+        channels)`` for a conv layer, ``(batch, tokens, dim)`` for a token layer, ``(batch,
+        units)`` for a dense one), and must return one score per image: a float tensor of
+        shape ``(batch,)``. It is traced into the compiled step and differentiated, so write
+        it with TensorFlow ops; the batch holds crops of several visualizations, so score
+        each image on its own. The return is checked once, when the objective is built (the
+        function is traced on symbolic activations of the layer's shape, with a batch of 2).
+        The objective has batch size 1 and composes like any other (``+``, ``-``, ``*``,
+        :meth:`concatenate`). ``name`` labels it (default: ``"<layer>:<function name>"``).
+
+        Example
+        -------
+        >>> import keras, tensorflow as tf
+        >>> model = keras.Sequential(
+        ...     [keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="conv")]
+        ... )
+        >>> def top_k_mean(activations):  # (batch, 14, 14, 4) -> (batch,)
+        ...     channel = tf.reshape(activations[..., 2], [tf.shape(activations)[0], -1])
+        ...     return tf.reduce_mean(tf.math.top_k(channel, k=5).values, axis=1)
+        >>> objective = Objective.custom(model, "conv", top_k_mean)
+        >>> (objective - 0.1 * Objective.layer(model, "conv")).names
+        ['conv:top_k_mean - 0.1*conv:layer']
+        """
+        resolved, shape = _resolve_layer(model, layer)
+        label = _custom_function(function, name, shape, resolved)
+        return cls(model, [_Term(resolved, CustomScore(function), _NO_DATA, (label,))])
 
     @classmethod
     def concatenate(cls, objectives: Sequence[Objective]) -> Objective:

@@ -9,6 +9,7 @@ direction vectors, reference photos) and a weight. The engine only ever calls
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -91,6 +92,75 @@ class InversionScore:
         # mean(a * r) / (rms(a) rms(r)) is the cosine of the flattened activations
         norms = tf.sqrt(tf.reduce_mean(tf.square(flat), 1) * tf.reduce_mean(tf.square(target), 1))
         return _cossim_weighted(dot, norms, self.cossim_pow)
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomScore:
+    """A user's function of the activations, one score per image (see
+    :meth:`Objective.custom`)."""
+
+    function: Callable[[tf.Tensor], tf.Tensor]
+    kind: ClassVar[str] = "custom"
+    needs_reference: ClassVar[bool] = False
+
+    def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
+        return checked_scores(self.function, acts)
+
+
+@tf.autograph.experimental.do_not_convert
+def checked_scores(function: Callable[[tf.Tensor], tf.Tensor], activations: tf.Tensor):
+    """``function(activations)`` as float32 scores (B,), or an error saying what was expected.
+
+    The checks read static shapes and dtypes only: they run when the step is traced, never as
+    operations of the step (and not converted by AutoGraph, so that their message stays
+    readable)."""
+    scores = check_scores(function(activations), tuple(activations.shape), function)
+    return tf.cast(scores, tf.float32)
+
+
+def probe_scores(function: Callable[[tf.Tensor], tf.Tensor], shape: tuple) -> None:
+    """Trace ``function`` on symbolic activations ``(2, *shape)`` (nothing is computed) and
+    check what it returns: a wrong return fails when the objective is built, in the
+    project's error style, rather than inside the compiled step."""
+    spec = tf.TensorSpec((2, *shape), tf.float32)
+    traced = tf.function(function).get_concrete_function(spec)
+    check_scores(traced.structured_outputs, tuple(spec.shape), function)
+
+
+def check_scores(scores: Any, shape: tuple, function: Any) -> Any:
+    """``scores`` if it is one float score per image of activations of ``shape``; else a
+    ``TypeError`` or ``ValueError`` naming ``function``, the expected and the received."""
+    batch = shape[0]
+    expected = (
+        f"one score per image, a float tensor of shape ({batch},) for activations of shape {shape}"
+    )
+    if not tf.is_tensor(scores):
+        try:
+            scores = tf.convert_to_tensor(scores)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"Expected function to return {expected}. Received: {scores!r} of type "
+                f"{type(scores).__name__} from {_describe(function)}"
+            ) from None
+    rank = scores.shape.rank
+    size = scores.shape[0] if rank else None
+    if rank != 1 or (batch is not None and size is not None and size != batch):
+        raise ValueError(
+            f"Expected function to return {expected} (reduce every axis but the first, e.g. "
+            "tf.reduce_mean(x, axis=list(range(1, len(x.shape))))). Received: shape "
+            f"{tuple(scores.shape)} from {_describe(function)}"
+        )
+    if not scores.dtype.is_floating:
+        raise TypeError(
+            f"Expected function to return {expected} (gradients need floats). Received: "
+            f"dtype {scores.dtype.name} from {_describe(function)}"
+        )
+    return scores
+
+
+def _describe(function: Any) -> str:
+    name = getattr(function, "__qualname__", None) or type(function).__name__
+    return f"function={name}"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
