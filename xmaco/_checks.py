@@ -17,7 +17,15 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-__all__ = ["check_count", "check_fraction", "check_integer", "check_values_range"]
+import numpy as np
+
+__all__ = [
+    "check_count",
+    "check_fraction",
+    "check_images",
+    "check_integer",
+    "check_values_range",
+]
 
 
 def check_count(value: Any, argument: str, minimum: int) -> int:
@@ -88,3 +96,35 @@ def check_values_range(values_range: Any) -> tuple[float, float]:
             f"Received: values_range={values_range!r}"
         )
     return low, high
+
+
+def check_images(image: Any, channels: int) -> np.ndarray:
+    """``image``, one image (H, W, C) or a batch (N, H, W, C) with C == ``channels``, as a
+    finite float32 batch (N, H, W, C).
+
+    Example
+    -------
+    >>> check_images(np.zeros((4, 6, 3)), channels=3).shape
+    (1, 4, 6, 3)
+    >>> check_images(np.zeros((4, 6, 1)), channels=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected image to have shape (H, W, 3) or (N, H, W, 3) ... Received: shape (4, 6, 1)
+    """
+    try:
+        images = np.asarray(image, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Expected image to be an array (H, W, {channels}) or (N, H, W, {channels}). "
+            f"Received: image of type {type(image).__name__}"
+        ) from None
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[-1] != channels or min(images.shape) == 0:
+        raise ValueError(
+            f"Expected image to have shape (H, W, {channels}) or (N, H, W, {channels}) (the "
+            f"model's input channels). Received: shape {np.shape(image)}"
+        )
+    if not np.all(np.isfinite(images)):
+        raise ValueError("Expected image to be finite. Received: an image with NaN or Inf")
+    return images

@@ -23,10 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from . import schedules
+from ._checks import check_images
 from .callbacks import Callback, as_list
 from .engine import _input_size, maco
-from .objectives import Objective, _resolve_layer
-from .objectives._arguments import _reference_images
+from .objectives import Objective, layer_name
 from .plot import _new_figure, _show
 from .result import Result
 from .transforms import crop
@@ -117,7 +117,7 @@ def invert(
     chosen = [layer] if layers is None else list(layers)
     objectives = [Objective.inversion(model, item, image, cossim_pow) for item in chosen]
     objective = Objective.concatenate(objectives)
-    references = objectives[0].terms[0].data
+    references = check_images(image, int(model.inputs[0].shape[-1]))
     steps = keywords.get("steps", 256)
     if image_size is None:
         image_size = (int(references.shape[1]), int(references.shape[2]))
@@ -131,7 +131,7 @@ def invert(
         callbacks=[start, *as_list(keywords.pop("callbacks", None))],
         **keywords,
     )
-    names = [objective.terms[0].layer for objective in objectives]
+    names = [part.layers[0] for part in objectives]
     inverted = [names[i // len(references)] for i in range(len(result))]
     pairs = {
         "cosine_similarity": result.images,
@@ -192,10 +192,10 @@ def similarity(
     >>> similarity(model, "conv", np.stack([photo, 1.0 - photo]), photo).round(2)[0]
     np.float64(1.0)
     """
-    name, _ = _resolve_layer(model, layer)
+    name = layer_name(model, layer)
     channels = int(model.inputs[0].shape[-1])
-    images = _reference_images(image, channels)
-    references = _reference_images(reference, channels)
+    images = check_images(image, channels)
+    references = check_images(reference, channels)
     if len(references) not in (1, len(images)):
         raise ValueError(
             f"Expected one reference or one per image ({len(images)}). Received: "
@@ -249,7 +249,7 @@ def figure(result: Result, reference: Any, size: float = 3.0) -> Figure:
         )
     if not isinstance(size, numbers.Real) or isinstance(size, bool) or not size > 0:
         raise ValueError(f"Expected size to be a positive number. Received: size={size!r}")
-    references = _reference_images(reference, result.images.shape[-1])
+    references = check_images(reference, result.images.shape[-1])
     count = len(references)
     if len(result) % count:
         raise ValueError(

@@ -17,6 +17,7 @@ single multi-output feature model.
 from ._compiled import CompiledObjective
 from ._layers import _applies_softmax as _applies_softmax
 from ._layers import _resolve_layer as _resolve_layer
+from ._layers import layer_name
 from ._objective import Objective
 
-__all__ = ["Objective", "CompiledObjective"]
+__all__ = ["Objective", "CompiledObjective", "layer_name"]

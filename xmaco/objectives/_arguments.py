@@ -148,26 +148,6 @@ def _tokens(tokens: Any, shape: tuple, layer: str) -> tuple[str | int, str]:
     return int(tokens), f" [token {int(tokens)}]"
 
 
-def _reference_images(image: Any, channels: int) -> np.ndarray:
-    try:
-        images = np.asarray(image, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"Expected image to be an array (H, W, {channels}) or (N, H, W, {channels}). "
-            f"Received: image of type {type(image).__name__}"
-        ) from None
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != channels or min(images.shape) == 0:
-        raise ValueError(
-            f"Expected image to have shape (H, W, {channels}) or (N, H, W, {channels}) (the "
-            f"model's input channels). Received: shape {np.shape(image)}"
-        )
-    if not np.all(np.isfinite(images)):
-        raise ValueError("Expected image to be finite. Received: an image with NaN or Inf")
-    return images
-
-
 def _number(value: Any, argument: str, minimum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
         raise ValueError(

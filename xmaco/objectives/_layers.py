@@ -44,7 +44,27 @@ def check_model(model: Any) -> None:
         )
 
 
+def layer_name(model: Any, layer: str | int) -> str:
+    """The name of the layer of ``model`` that ``layer`` designates, checked as every
+    :class:`Objective` factory checks it.
+
+    ``layer`` is a name, an index into ``model.layers`` or a stage alias (``"conv5"``: the
+    last layer named ``conv5_...``); an unknown name fails with the close matches.
+
+    Example
+    -------
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((8, 8, 3)),
+    ...                           keras.layers.Conv2D(2, 3, name="conv1_1"),
+    ...                           keras.layers.Conv2D(2, 3, name="conv1_2")])
+    >>> layer_name(model, "conv1"), layer_name(model, 0)
+    ('conv1_2', 'conv1_1')
+    """
+    return _resolve_layer(model, layer)[0]
+
+
 def _resolve_layer(model: Any, layer: str | int) -> tuple[str, tuple]:
+    """The name of the layer ``layer`` designates, and its output shape without the batch."""
     check_model(model)
     names = [item.name for item in model.layers]
     if isinstance(layer, bool) or not isinstance(layer, (str, numbers.Integral)):

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from .._checks import check_images
 from ._arguments import (
     _custom_function,
     _indices,
     _neuron_indices,
     _number,
-    _reference_images,
     _tokens,
     _vectors,
 )
@@ -234,7 +234,7 @@ class Objective:
         ['conv:inversion 0', 'conv:inversion 1']
         """
         name, _ = _resolve_layer(model, layer)
-        references = _reference_images(image, int(model.inputs[0].shape[-1]))
+        references = check_images(image, int(model.inputs[0].shape[-1]))
         pow_ = _number(cossim_pow, "cossim_pow", minimum=0.0)
         labels = tuple(
             f"{name}:inversion" + (f" {i}" if len(references) > 1 else "")
