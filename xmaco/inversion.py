@@ -133,20 +133,27 @@ def invert(
     )
     names = [part.layers[0] for part in objectives]
     inverted = [names[i // len(references)] for i in range(len(result))]
-    pairs = {
-        "cosine_similarity": result.images,
-        "cosine_similarity_start": start.images,
+    measured = {
+        key: _similarities(model, names, images, references, result.config["model_input_size"])
+        for key, images in (
+            ("cosine_similarity", result.images),
+            ("cosine_similarity_start", start.images),
+        )
     }
-    measured = {}
-    input_size = tuple(result.config["model_input_size"])
-    for key, images in pairs.items():
-        values = np.zeros(len(result), np.float64)
-        for i, name in enumerate(names):
-            rows = slice(i * len(references), (i + 1) * len(references))
-            values[rows] = similarity(model, name, images[rows], references, input_size)
-        measured[key] = [round(float(v), 6) for v in values]
     config = {**result.config, "inverted_layers": inverted, **measured}
     return dataclasses.replace(result, config=config)
+
+
+def _similarities(
+    model: Any, names: list[str], images: np.ndarray, references: np.ndarray, input_size: Any
+) -> list[float]:
+    """The similarity of each image with its photo, image ``i * N + j`` being the inversion of
+    photo ``j`` at ``names[i]``, rounded for the configuration."""
+    values = np.zeros(len(images), np.float64)
+    for i, name in enumerate(names):
+        rows = slice(i * len(references), (i + 1) * len(references))
+        values[rows] = similarity(model, name, images[rows], references, tuple(input_size))
+    return [round(float(v), 6) for v in values]
 
 
 def similarity(

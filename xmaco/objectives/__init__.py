@@ -2,7 +2,8 @@
 
 An :class:`Objective` is a weighted sum of *terms*. A term reads one layer of a Keras model and
 scores every input image (a layer's energy, a channel, a neuron, a direction, the likeness to
-a reference photo). A factory given a list builds a *batch*: N visualizations optimised
+a reference photo, or a function of your own, :meth:`Objective.custom`); each term carries the
+scoring function of its kind. A factory given a list builds a *batch*: N visualizations optimised
 together, term ``i`` scoring visualization ``i``. Objectives of batch size 1 broadcast over any
 batch; :meth:`Objective.concatenate` puts different objectives side by side in one batch.
 
@@ -12,6 +13,10 @@ Operators return new objects and every term keeps exactly its own weight::
 
 All the layers read by an objective share one forward pass: :meth:`Objective.compile` builds a
 single multi-output feature model.
+
+The package: ``_objective`` (the factories and the algebra), ``_terms`` (terms and the score
+of each kind), ``_compiled`` (the feature model and the reference pass of inversions),
+``_layers`` (layer lookup, stage aliases, softmax warnings), ``_arguments`` (argument checks).
 """
 
 from ._compiled import CompiledObjective
