@@ -101,6 +101,18 @@ def test_every_parameterization_runs_it(cnn, method):
     assert np.all(np.isfinite(result.images)) and result.names == ["conv2:top_k_mean"]
 
 
+@pytest.mark.parametrize(
+    "keywords",
+    [dict(jit_compile=True, batch_size=1), dict(mixed_precision=True)],
+    ids=["xla-micro-batches", "mixed-precision"],
+)
+def test_it_runs_compiled_with_xla_micro_batches_and_mixed_precision(cnn, keywords):
+    custom = Objective.custom(cnn, "conv2", top_k_mean)
+    objective = Objective.concatenate([custom, custom + Objective.neuron(cnn, "logits", 1)])
+    result = xmaco.maco(objective, **{**RUN, "crops": 2, **keywords})
+    assert np.all(np.isfinite(result.images)) and np.all(np.isfinite(result.history))
+
+
 def test_layers_are_named_as_in_the_factories():
     keras.utils.set_random_seed(0)
     staged = keras.Sequential(

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import tensorflow as tf
 
 _COSINE_FLOOR = 0.1
+
+
+class Score(Protocol):
+    """The scoring function of one kind of term.
+
+    Called with the activations ``acts`` (B, ...) of the term's layer (float32, tokens already
+    picked), the term's ``data`` (one row per visualization, or one row), ``rows`` (B,), the
+    row of ``data`` that each image reads, and ``reference``, the activations of the
+    reference regions (kinds with ``needs_reference`` only, else None); returns (B,)."""
+
+    kind: ClassVar[str]
+    needs_reference: ClassVar[bool]
+
+    def __call__(
+        self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any
+    ) -> tf.Tensor: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +188,7 @@ class _Term:
     selects the tokens of a (B, T, D) layer."""
 
     layer: str
-    scoring: Any
+    scoring: Score
     data: np.ndarray
     labels: tuple[str | None, ...]
     weight: float = 1.0
