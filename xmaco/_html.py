@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 
-__all__ = ["CONCEPTS_CSS", "GALLERY_CSS", "REPORT_CSS", "document"]
+__all__ = ["CONCEPTS_CSS", "DEMO_CSS", "GALLERY_CSS", "REPORT_CSS", "document"]
 
 #: The base of report pages: a light page of cards on an off-white background.
 REPORT_CSS = """
@@ -38,6 +38,24 @@ figure { margin: 0; }
 figure img { height: 256px; }
 figcaption { color: #666; font-size: 0.85rem; }
 .crops img { width: 112px; height: 112px; margin: 0 0.3rem 0.3rem 0; }
+"""
+)
+
+#: The contact sheet of ``xmaco demo``.
+DEMO_CSS = (
+    REPORT_CSS
+    + """table.settings { border-collapse: collapse; margin-bottom: 1.5rem; }
+table.settings td { padding: 0.15rem 0.8rem 0.15rem 0; vertical-align: top; }
+table.settings td:first-child { color: #666; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1rem; }
+.card { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 0.8rem; }
+.card h2 { font-size: 1.05rem; margin: 0 0 0.5rem; }
+.card img { width: 100%; image-rendering: auto; }
+.alpha { background: repeating-conic-gradient(#ccc 0% 25%, #eee 0% 50%) 0 0 / 16px 16px; }
+.hit { color: #176b2c; font-weight: 600; }
+.miss { color: #a33; font-weight: 600; }
+ol { margin: 0.3rem 0 0.5rem 1.2rem; padding: 0; }
+.files a { margin-right: 0.8rem; }
 """
 )
 

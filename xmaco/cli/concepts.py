@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from xmaco import zoo
+from xmaco._html import REPORT_CSS, document
 from xmaco.files import atomic_write, ensure_writable_dir
 
 __all__ = ["add_concepts_command", "run_concepts"]
@@ -253,21 +254,9 @@ def _index(path: Path, pages: list) -> Path:
         f"{bank.importance[0]:+.1%})</li>"
         for bank, page in pages
     )
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>xmaco concepts</title>
-<style>body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}</style>
-</head>
-<body>
-<h1>Concepts by class</h1>
-<ul>
-{items}
-</ul>
-</body>
-</html>
-"""
+    page = document(
+        "xmaco concepts", f"<h1>Concepts by class</h1>\n<ul>\n{items}\n</ul>", REPORT_CSS
+    )
     with atomic_write(path, "w") as handle:
         handle.write(page)
     return path

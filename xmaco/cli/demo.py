@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import xmaco
 from xmaco import schedules, zoo
+from xmaco._html import DEMO_CSS, document
 from xmaco.cli._common import (
     FULL_SETTINGS,
     Outcome,
@@ -168,24 +169,6 @@ def _save_grid(path: Path, result: xmaco.Result) -> Path:
     return path
 
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; background: #fafafa; }
-h1 { font-size: 1.4rem; }
-table.settings { border-collapse: collapse; margin-bottom: 1.5rem; }
-table.settings td { padding: 0.15rem 0.8rem 0.15rem 0; vertical-align: top; }
-table.settings td:first-child { color: #666; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 1rem; }
-.card { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 0.8rem; }
-.card h2 { font-size: 1.05rem; margin: 0 0 0.5rem; }
-.card img { width: 100%; image-rendering: auto; }
-.alpha { background: repeating-conic-gradient(#ccc 0% 25%, #eee 0% 50%) 0 0 / 16px 16px; }
-.hit { color: #176b2c; font-weight: 600; }
-.miss { color: #a33; font-weight: 600; }
-ol { margin: 0.3rem 0 0.5rem 1.2rem; padding: 0; }
-.files a { margin-right: 0.8rem; }
-"""
-
-
 def _contact_sheet(
     path: Path,
     outcome: Outcome,
@@ -205,15 +188,8 @@ def _contact_sheet(
         _card(found, written[3 * i : 3 * i + 3], zoo.imagenet_classes())
         for i, found in enumerate(recognitions)
     ]
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>xmaco demo: {len(recognitions)} ImageNet classes with MACO</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>xmaco demo: {len(recognitions)} ImageNet classes with MACO on {html.escape(model)}</h1>
+    title = f"xmaco demo: {len(recognitions)} ImageNet classes with MACO"
+    body = f"""<h1>{html.escape(title)} on {html.escape(model)}</h1>
 <p><a href="{_href(picture)}">All in one picture</a> &middot;
 <a href="{_href(written[-2])}">Result arrays</a> &middot;
 <a href="{_href(written[-1])}">Result configuration</a></p>
@@ -224,10 +200,8 @@ def _contact_sheet(
 over white (right): what stays visible is where the model looked.</p>
 <div class="cards">
 {"".join(cards)}
-</div>
-</body>
-</html>
-"""
+</div>"""
+    page = document(title, body, DEMO_CSS)
     with atomic_write(path, "w") as handle:
         handle.write(page)
     return path
