@@ -16,11 +16,10 @@ import numpy as np
 
 from .files import atomic_write, ensure_writable_dir
 from .plot import (
-    _blend,
     _check_display,
     _finite,
     _image,
-    _select,
+    _overlaid,
     _top_percentile,
     normalize_image,
     transparency_alpha,
@@ -135,13 +134,14 @@ def save_overlay(
     (8, 16, 3)
     """
     path = _png_path(path)
-    image, raw_map = _select(result_or_image, transparency, index)
-    if raw_map is None:
-        raise ValueError(
-            "Expected transparency (H, W) or (H, W, C) when result_or_image is an image array. "
-            "Received: transparency=None"
-        )
-    blended = _blend(image, raw_map, background, image_percentiles, transparency_percentile)
+    image, blended = _overlaid(
+        result_or_image,
+        transparency,
+        index,
+        background,
+        image_percentiles,
+        transparency_percentile,
+    )
     plain = normalize_image(image, image_percentiles)
     _write_png(path, np.concatenate([plain, blended], axis=1), 8)
     return path

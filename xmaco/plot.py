@@ -200,13 +200,14 @@ def overlay(
     >>> fig.axes[0].images[0].get_array().shape
     (16, 16, 3)
     """
-    image, raw_map = _select(result_or_image, transparency, index)
-    if raw_map is None:
-        raise ValueError(
-            "Expected transparency (H, W) or (H, W, C) when result_or_image is an image array. "
-            "Received: transparency=None"
-        )
-    blended = _blend(image, raw_map, background, image_percentiles, transparency_percentile)
+    image, blended = _overlaid(
+        result_or_image,
+        transparency,
+        index,
+        background,
+        image_percentiles,
+        transparency_percentile,
+    )
     if title is None and isinstance(result_or_image, Result):
         title = _default_titles(result_or_image)[index]
     fig, ax = _figure_and_axes(ax)
@@ -577,6 +578,25 @@ def _unit_mean(half_plane: np.ndarray) -> np.ndarray:
     scaled[0, 0] = 0.0
     mean = scaled.sum() / max(scaled.size - 1, 1)
     return scaled / mean if mean > 0 else scaled
+
+
+def _overlaid(
+    result_or_image: Any,
+    transparency: Any,
+    index: Any,
+    background: str,
+    image_percentiles: tuple[float, float],
+    transparency_percentile: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The image named by the public arguments, and the same blended with its transparency
+    map (which an image array must come with)."""
+    image, raw_map = _select(result_or_image, transparency, index)
+    if raw_map is None:
+        raise ValueError(
+            "Expected transparency (H, W) or (H, W, C) when result_or_image is an image array. "
+            "Received: transparency=None"
+        )
+    return image, _blend(image, raw_map, background, image_percentiles, transparency_percentile)
 
 
 def _blend(
