@@ -134,14 +134,8 @@ def save_overlay(
     (8, 16, 3)
     """
     path = _png_path(path)
-    image, blended = _overlaid(
-        result_or_image,
-        transparency,
-        index,
-        background,
-        image_percentiles,
-        transparency_percentile,
-    )
+    display = (background, image_percentiles, transparency_percentile)
+    image, blended = _overlaid(result_or_image, transparency, index, *display)
     plain = normalize_image(image, image_percentiles)
     _write_png(path, np.concatenate([plain, blended], axis=1), 8)
     return path

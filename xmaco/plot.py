@@ -200,14 +200,8 @@ def overlay(
     >>> fig.axes[0].images[0].get_array().shape
     (16, 16, 3)
     """
-    image, blended = _overlaid(
-        result_or_image,
-        transparency,
-        index,
-        background,
-        image_percentiles,
-        transparency_percentile,
-    )
+    display = (background, image_percentiles, transparency_percentile)
+    image, blended = _overlaid(result_or_image, transparency, index, *display)
     if title is None and isinstance(result_or_image, Result):
         title = _default_titles(result_or_image)[index]
     fig, ax = _figure_and_axes(ax)
