@@ -283,9 +283,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "central half, and top-1 rate over 32 random crops of 25-50% of the side); *self* is "
         "Lite0's own probability on the central half. Means over classes and seeds. The row "
         "*xmaco* is the formulation every factor is switched from: uniform phase, crops inside "
-        "the canvas, the raw logit, xmaco's analytic magnitude. The `reference` preset now uses "
-        "the standardised phase (row *phase standardised*); `fast` keeps the uniform phase "
-        "(row *xmaco* at *fast*).",
+        "the canvas, the raw logit, xmaco's analytic magnitude. Both presets now use the "
+        "standardised phase (rows *phase standardised*).",
         "",
     ]
     if "planned" in data:

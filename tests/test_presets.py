@@ -39,7 +39,7 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
         crops=32,
         crop_size=schedules.linear(0.5, 0.2, 3),
         learning_rate=schedules.cosine(1.0, 0.1, 3),
-        phase="uniform",
+        phase="standardised",
         **run,
     )
     np.testing.assert_array_equal(fast.images, spelled_out.images)
@@ -53,9 +53,7 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
         "end": 0.1,
         "steps": 3,
     }
-    constant = xmaco.maco(
-        objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), phase="uniform", **run
-    )
+    constant = xmaco.maco(objective, crops=32, crop_size=schedules.linear(0.5, 0.2, 3), **run)
     assert not np.array_equal(fast.images, constant.images)  # the decay changes the pictures
 
     explicit = xmaco.maco(
@@ -77,9 +75,9 @@ def test_the_reference_preset_standardises_the_phase_and_an_explicit_phase_wins(
     assert uniform.config["phase"] == "uniform"
     assert not np.array_equal(default.images, uniform.images)
     fast = xmaco.maco(objective, preset="fast", **run)
-    assert fast.config["phase"] == "uniform"
+    assert fast.config["phase"] == "standardised"
     assert presets.get("reference").describe()["phase"] == "standardised"
-    assert presets.get("fast").describe()["phase"] == "uniform"
+    assert presets.get("fast").describe()["phase"] == "standardised"
 
 
 def test_the_learning_rate_decay_spans_the_steps_of_the_run():

@@ -142,7 +142,7 @@ def maco(
         ``"standardised"``: the phase is drawn from N(0, 1) and standardised at every step, as
         the MACO authors' implementations do; ``"uniform"``: drawn uniform on the circle and
         used as it is (see :class:`xmaco.parameterizations.Maco`). None: the preset's
-        (``"standardised"`` for ``"reference"``, ``"uniform"`` for ``"fast"``).
+        (``"standardised"`` in both presets).
     crop_padding
         False (default): every crop lies inside the canvas. True: a crop's centre lies in the
         canvas but the crop may reach outside it, where it reads zeros (the middle of a

@@ -2,12 +2,11 @@
 phase of a MACO run.
 
 ``reference`` is the MACO authors' method: 256 steps, 32 crops per step, the crop side
-shrinking from half the canvas to 5%, learning rate 1.0, and the phase drawn from N(0, 1) and
-standardised every time the image is formed, as their implementations do. ``fast`` needs half
-of its model evaluations: 128 steps, the crops shrinking to a fifth of the canvas side, so
-that the last steps shape whole objects rather than small details, and a learning rate
-decaying from 1.0 to 0.1 along a half-cosine, so that the phase settles instead of moving by
-up to a radian a step to the end; its phase is uniform on the circle and used as it is.
+shrinking from half the canvas to 5%, learning rate 1.0. ``fast`` needs half of its model
+evaluations: 128 steps, the crops shrinking to a fifth of the canvas side, so that the last
+steps shape whole objects rather than small details, and a learning rate decaying from 1.0
+to 0.1 along a half-cosine, so that the phase settles. Both draw the phase from N(0, 1) and
+standardise it every time the image is formed, as the authors' implementations do.
 How each choice was measured, by networks that did not make the pictures, is in
 docs/benchmarks.md ("Why the defaults are what they are").
 ``xmaco.maco(preset=...)`` and ``xmaco visualize --preset`` read them;
@@ -156,8 +155,9 @@ PRESETS: dict[str, Preset] = {
             crops=32,
             crop_side=(0.5, 0.2),
             learning_rate=(1.0, 0.1),
+            phase="standardised",
             summary="half the model evaluations: 128 steps x 32 crops, crop side 0.5 to 0.2, "
-            "learning rate 1 to 0.1 (cosine)",
+            "learning rate 1 to 0.1 (cosine), phase standardised",
         ),
     )
 }
