@@ -99,19 +99,32 @@ def run_section(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """Run (or read from ``cache``) every run of :func:`plan` for every seed."""
-    cache.mkdir(parents=True, exist_ok=True)
     classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
     seeds = list(SEEDS[:1] if smoke else SEEDS)
+    return run_cached(plan(smoke), classes, seeds, model, cache, run_worker, log)
+
+
+def run_cached(
+    runs: list[dict[str, Any]],
+    classes: list[int],
+    seeds: list[int],
+    model: str,
+    cache: Path,
+    run_worker: Callable[[dict[str, Any]], dict[str, Any]],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run (or read from ``cache``) each of ``runs`` for every seed, one worker each."""
+    cache.mkdir(parents=True, exist_ok=True)
     answers = []
     # seed by seed: an interrupted section has every run of the first seed
     for seed in seeds:
-        for run in plan(smoke):
+        for run in runs:
             task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
             path = cache / f"{key(task)}.json"
             if path.exists():
                 answer = json.loads(path.read_text())
             else:
-                log(f"ablation: {run['setting']}, {run['name']}, seed {seed}")
+                log(f"{cache.name}: {run['setting']}, {run['name']}, seed {seed}")
                 answer = run_worker(task)
                 if "error" in answer:
                     log(f"  failed: {answer['error']}")
@@ -122,15 +135,17 @@ def run_section(
     return {"classes": classes, "seeds": seeds, "runs": answers}
 
 
-def from_cache(cache: Path) -> dict[str, Any] | None:
-    """The section as far as its cached answers go (a section still running, or stopped)."""
+def from_cache(cache: Path, planned: int | None = None) -> dict[str, Any] | None:
+    """The section as far as its cached answers go (a section still running, or stopped);
+    ``planned``: how many runs the whole section has (default: the ablation's)."""
     answers = [json.loads(path.read_text()) for path in sorted(cache.glob("*.json"))]
     answers = [a for a in answers if a.get("task", {}).get("kind") == "ablation"]
     if not answers:
         return None
     classes = answers[0]["task"]["classes"]
     seeds = sorted({a["task"]["seed"] for a in answers})
-    planned = len(plan(smoke=False)) * len(SEEDS)
+    if planned is None:
+        planned = len(plan(smoke=False)) * len(SEEDS)
     return {"classes": classes, "seeds": seeds, "runs": answers, "planned": planned}
 
 
@@ -175,6 +190,12 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
     seed, contender = int(task["seed"]), task["contender"]
     if contender.startswith("xplique"):
         return _xplique(task, model, layer, classes)
+    if contender == "xmaco preset":
+        # what a user gets: maco() with a preset, or with nothing at all (preset None)
+        preset = {"preset": task["preset"]} if task.get("preset") else {}
+        objective = xmaco.Objective.neuron(model, layer, classes)
+        overrides = task.get("override", {})  # a smoke run's tiny sizes
+        return xmaco.maco(objective, seed=seed, verbose=False, **preset, **overrides).images
     keywords: dict[str, Any] = {"steps": steps, "crops": crops, "image_size": side, "seed": seed}
     for name in ("crop_size", "learning_rate"):
         if name in task and (contender == "xmaco" or name == "crop_size"):

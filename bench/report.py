@@ -133,7 +133,7 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
     parts = [GENERATED, "# Benchmarks", "", _INTRO]
     machine = None
-    for section in ("step", "pieces", "batch", "options", "quality", "ablation"):
+    for section in ("step", "pieces", "batch", "options", "quality", "ablation", "decisive"):
         data = _load(results, section)
         if data and machine is None:
             machine = data["machine"]
@@ -164,6 +164,12 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
     ablation = _load(results, "ablation") or from_cache(results / "ablation")
     if ablation and ablation["runs"]:
         parts += section_lines(ablation)
+    import decisive
+
+    full = _load(results, "decisive") or from_cache(results / "decisive", decisive.planned())
+    if full and full["runs"]:
+        full.setdefault("planned", len(decisive.RUNS) * len(full["seeds"]))
+        parts += decisive.section_lines(full)
     measured = "\n".join(parts[measured_from:]).rstrip() + "\n"
     parts += [_GPU, _REPRODUCE]
     docs.parent.mkdir(parents=True, exist_ok=True)

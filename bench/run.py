@@ -14,6 +14,9 @@ Sections (``--sections``, all by default):
 - ``ablation``: each formulation difference from the MACO authors' switched alone and in
   combination, twelve classes x two seeds, judged by networks that did not make the pictures
   (``bench/ablation.py``).
+- ``decisive``: ``xmaco.maco()`` at its default and with ``preset="fast"`` against Xplique's
+  ``maco()`` at full size (256 steps x 32 crops, 512 canvas), judged the same way
+  (``bench/decisive.py``).
 
 Each setting runs in its own process (peak memory per setting). Contenders alternate within
 every round, so that a noisy machine slows all of them alike, and each timed step is followed
@@ -25,6 +28,7 @@ all the result files present. ``--smoke`` runs every section on a tiny model in 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -38,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
-SECTIONS = ("step", "pieces", "batch", "options", "quality", "ablation")
+SECTIONS = ("step", "pieces", "batch", "options", "quality", "ablation", "decisive")
 
 #: The six classes of the quality section: goldfish, hummingbird, flamingo, starfish,
 #: strawberry, volcano (varied colours, shapes and textures).
@@ -401,13 +405,12 @@ def main(argv: list[str] | None = None) -> int:
                 data = run_timed_section(section, args)
             elif section == "pieces":
                 data = run_pieces(args)
-            elif section == "ablation":
-                import ablation
-
-                data = ablation.run_section(
+            elif section in ("ablation", "decisive"):
+                module = importlib.import_module(section)
+                data = module.run_section(
                     args.smoke,
                     args.model,
-                    RESULTS / "ablation",
+                    RESULTS / section,
                     lambda task: run_worker(task, args.timeout),
                     _log,
                 )

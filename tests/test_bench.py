@@ -270,3 +270,32 @@ def test_an_unfinished_ablation_is_read_from_its_cache_and_said_partial(tmp_path
     assert data["seeds"] == [0] and len(data["runs"]) == 1 and data["planned"] == 44
     text = "\n".join(ablation.section_lines(data))
     assert "**Partial**: 1 of the 44 runs" in text
+
+
+def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(tmp_path):
+    import ablation
+    import decisive
+
+    runs = [
+        _ablation_answer("Xplique maco()", 0, [0.4, 0.4], 0.5),
+        _ablation_answer("xmaco.maco() default", 0, [0.6, 0.3], 0.75),
+    ]
+    for answer in runs:
+        answer["task"]["setting"] = "full"
+        name = answer["task"]["name"].replace(" ", "_")
+        (tmp_path / f"{name}.json").write_text(json.dumps(answer))
+    data = ablation.from_cache(tmp_path, decisive.planned())
+    assert data["planned"] == 6
+    text = "\n".join(decisive.section_lines(data))
+    assert "**Partial**: 2 of the 6 runs" in text
+    # the default's row comes first whatever the cache's order; Xplique's next
+    rows = [line.split(" | ")[0][2:] for line in text.splitlines() if " | 0 | 16 | " in line]
+    assert rows == ["xmaco.maco() default", "Xplique maco()"]
+    row = next(line for line in text.splitlines() if line.startswith("| xmaco.maco() default | +"))
+    # +0.2 and -0.1 -> median +0.05; crops +0.25; one of two better; 0.45 >= 0.4 and 0.75 >= 0.5
+    assert row.startswith("| xmaco.maco() default | +0.050 (-0.025 to +0.125) | +0.250")
+    assert "| 1 of 2 |" in row
+    assert "efficientnet_lite1: 0.450 >= 0.400, 0.750 >= 0.500" in row
+    plan = decisive.plan(smoke=False)
+    assert [run["name"] for run in plan] == list(decisive.RUNS)
+    assert {(run["crops"], run["image_size"]) for run in plan} == {(32, 512)}

@@ -1,0 +1,145 @@
+"""The decisive comparison, at full size: what ``xmaco.maco()`` gives with no preset named (the
+``reference`` preset: 256 steps x 32 crops on a 512 canvas) and with ``preset="fast"``, against
+Xplique's ``maco()`` at its own defaults (256 steps x 32 crops, 512 canvas), in the same run.
+
+The pictures are made on EfficientNet-Lite0 for the ablation's twelve classes and judged by
+transfer (:func:`xmaco.evaluate.transfer` with Lite1, Lite2 and MobileNet v1 0.25). xmaco's
+runs call the public function exactly as a user would (``xmaco.maco(objective, seed=s)``), so
+the figures describe the default and not a reconstruction of it.
+
+One process per (run, seed), cached under ``results/decisive/`` like the ablation's, so an
+interrupted section resumes where it stopped; seed 0 of every run comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ablation import CLASSES, SEEDS, _mean, _per_picture, _spread, _table, run_cached
+
+#: The runs, the most telling first: the default, then the reference implementation, then fast.
+RUNS: dict[str, dict[str, Any]] = {
+    "xmaco.maco() default": {"contender": "xmaco preset", "preset": None, "steps": 256},
+    "Xplique maco()": {"contender": "xplique maco", "steps": 256},
+    'xmaco.maco(preset="fast")': {"contender": "xmaco preset", "preset": "fast", "steps": 128},
+}
+REFERENCE = "Xplique maco()"
+FULL = {"crops": 32, "image_size": 512}
+
+
+def plan(smoke: bool) -> list[dict[str, Any]]:
+    """Every run of the section; a smoke plan makes tiny pictures with the same code paths."""
+    runs = []
+    for name, run in RUNS.items():
+        task = {"setting": "full", "name": name, **run, **FULL}
+        if smoke:
+            task.update(steps=2, crops=2, image_size=64)
+            if run["contender"] == "xmaco preset":
+                task["override"] = {"steps": 2, "crops": 2, "image_size": 64}
+        runs.append(task)
+    return runs
+
+
+def run_section(
+    smoke: bool,
+    model: str,
+    cache: Path,
+    run_worker: Callable[[dict[str, Any]], dict[str, Any]],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Run (or read from ``cache``) every run of :func:`plan` for every seed."""
+    classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
+    seeds = list(SEEDS[:1] if smoke else SEEDS)
+    return run_cached(plan(smoke), classes, seeds, model, cache, run_worker, log)
+
+
+def planned() -> int:
+    return len(RUNS) * len(SEEDS)
+
+
+def section_lines(data: dict[str, Any]) -> list[str]:
+    """The page's section: each run's transfer scores, then each against Xplique picture by
+    picture, then the bar of issue 16 measure by measure."""
+    table = {name: entry for (_, name), entry in _table(data["runs"]).items()}
+    table = {name: table[name] for name in RUNS if name in table}
+    self_judge = data["runs"][0]["self_judge"]
+    seen = [j for (j, _) in next(iter(table.values()))["values"]]
+    judges = list(dict.fromkeys(j for j in seen if j != self_judge)) or [self_judge]
+    lines = [
+        "## 7. The defaults against Xplique, at full size",
+        "",
+        f"Pictures made on EfficientNet-Lite0 for {len(data['classes'])} classes "
+        f"({', '.join(map(str, data['classes']))}), seeds {', '.join(map(str, data['seeds']))}, "
+        "at full size: xmaco's rows call `xmaco.maco(objective, seed=s)` with no other keyword "
+        '(the default, preset `reference`: 256 steps x 32 crops, 512 canvas) or with `preset="fast"` '
+        "(128 steps x 32 crops); Xplique's `maco()` runs at its defaults (256 steps x 32 crops, "
+        "512 canvas). Judged as in section 6; means over classes and seeds.",
+        "",
+    ]
+    if len(data["runs"]) < data["planned"]:
+        lines += [
+            f"**Partial**: {len(data['runs'])} of the {data['planned']} runs (run x seed) are "
+            "done; the column *seeds* says which each row has. The section resumes where it "
+            "stopped: `python bench/run.py --sections decisive`.",
+            "",
+        ]
+    header = ["run", "seeds", "evaluations", "s / picture"]
+    header += [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges] + ["self p"]
+    lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for name, entry in table.items():
+        values = entry["values"]
+        cells = [name, ", ".join(map(str, sorted(entry["seeds"])))]
+        cells += [str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
+        cells += [f"{_mean(values.get((j, 'probability'), {})):.3f}" for j in judges]
+        cells += [f"{_mean(values.get((j, 'crop_top1'), {})):.2f}" for j in judges]
+        cells.append(f"{_mean(values.get((self_judge, 'probability'), {})):.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, "", *_against_reference(table, judges)]
+
+
+def _against_reference(table: dict[str, Any], judges: list[str]) -> list[str]:
+    base = table.get(REFERENCE)
+    if base is None:
+        return []
+    lines = [
+        "Each xmaco run against Xplique's, picture by picture (same class and seed): the change "
+        "in the judges' mean probability and crop top-1 rate, median (interquartile range), and "
+        "how many pictures got better; then each judge's mean over the pictures both have "
+        "(*>=* when xmaco's is at least Xplique's).",
+        "",
+        "| run | probability change | crop top-1 change | pictures better | per judge: p, crop top-1 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, entry in table.items():
+        if name == REFERENCE:
+            continue
+        change = _per_picture(entry, base, judges, "probability")
+        crops = _per_picture(entry, base, judges, "crop_top1")
+        if change.size == 0:
+            continue
+        verdicts = []
+        for judge in judges:
+            cells = []
+            for measure in ("probability", "crop_top1"):
+                ours, theirs = _common(entry, base, judge, measure)
+                sign = ">=" if ours >= theirs else "<"
+                cells.append(f"{ours:.3f} {sign} {theirs:.3f}")
+            verdicts.append(f"{judge}: {', '.join(cells)}")
+        lines.append(
+            f"| {name} | {_spread(change)} | {_spread(crops)} | "
+            f"{int((change > 0).sum())} of {change.size} | {'; '.join(verdicts)} |"
+        )
+    return [*lines, ""]
+
+
+def _common(entry: dict[str, Any], base: dict[str, Any], judge: str, measure: str):
+    """Both runs' means over the pictures both have."""
+    ours, theirs = entry["values"].get((judge, measure), {}), base["values"][(judge, measure)]
+    shared = sorted(set(ours) & set(theirs))
+    return (
+        float(np.mean([ours[p] for p in shared])),
+        float(np.mean([theirs[p] for p in shared])),
+    )
