@@ -74,7 +74,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         f"Pictures made on EfficientNet-Lite0 for {len(data['classes'])} classes "
         f"({', '.join(map(str, data['classes']))}), seeds {', '.join(map(str, data['seeds']))}, "
         "at full size: xmaco's rows call `xmaco.maco(objective, seed=s)` with no other keyword "
-        '(the default, preset `reference`: 256 steps x 32 crops, 512 canvas) or with `preset="fast"` '
+        "(the default, preset `reference`: 256 steps x 32 crops, 512 canvas) or with "
+        '`preset="fast"` '
         "(128 steps x 32 crops); Xplique's `maco()` runs at its defaults (256 steps x 32 crops, "
         "512 canvas). Judged as in section 6; means over classes and seeds.",
         "",
@@ -110,7 +111,8 @@ def _against_reference(table: dict[str, Any], judges: list[str]) -> list[str]:
         "how many pictures got better; then each judge's mean over the pictures both have "
         "(*>=* when xmaco's is at least Xplique's).",
         "",
-        "| run | probability change | crop top-1 change | pictures better | per judge: p, crop top-1 |",
+        "| run | probability change | crop top-1 change | pictures better "
+        "| per judge: p, crop top-1 |",
         "|---|---|---|---|---|",
     ]
     for name, entry in table.items():
