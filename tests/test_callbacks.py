@@ -1,8 +1,10 @@
-"""Callbacks: frames, animations and logs, driven by hand and by the engine; Ctrl-C."""
+"""Callbacks: the list that drives them, frames, animations and logs, driven by hand and by
+the engine; Ctrl-C."""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import queue
 import signal
@@ -20,7 +22,7 @@ import pytest
 from PIL import Image
 
 import xmaco
-from xmaco.callbacks import Animation, Callback, CSVLogger, Snapshots
+from xmaco.callbacks import Animation, Callback, CallbackList, CSVLogger, ProgressBar, Snapshots
 from xmaco.result import Result
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +56,10 @@ class FakeRun:
 
 
 def drive(callbacks, run: FakeRun, steps: int) -> Result:
-    """Call the hooks in the order the engine does."""
-    for callback in callbacks:
-        callback.set_run(run)
-        callback.on_run_begin({"steps": steps, "names": run.names})
+    """Call the hooks as a run does, through one CallbackList."""
+    callbacks = CallbackList(callbacks)
+    callbacks.set_run(run)
+    callbacks.on_run_begin({"steps": steps, "names": run.names})
     history, interrupted = [], False
     for step in range(steps):
         run.done = step + 1
@@ -69,9 +71,8 @@ def drive(callbacks, run: FakeRun, steps: int) -> Result:
             "noise": 0.08,
             "learning_rate": 1.0,
         }
-        for callback in callbacks:
-            callback.on_step_end(step, logs)
-        if any(callback.stop_run for callback in callbacks):
+        callbacks.on_step_end(step, logs)
+        if callbacks.stop_run:
             interrupted = True
             break
     result = Result(
@@ -82,8 +83,7 @@ def drive(callbacks, run: FakeRun, steps: int) -> Result:
         config={"values_range": list(run.values_range)},
         interrupted=interrupted,
     )
-    for callback in callbacks:
-        callback.on_run_end(result)
+    callbacks.on_run_end(result)
     return result
 
 
@@ -110,6 +110,107 @@ def gif_frames(path: Path) -> tuple[list[np.ndarray], list[int]]:
             durations.append(gif.info["duration"])
             frames.append(np.asarray(gif.convert("RGB")))
     return frames, durations
+
+
+# ------------------------------------------------------------------------------- CallbackList
+
+
+class Journal(Callback):
+    """Writes every hook it receives, with its own name, into a shared list."""
+
+    def __init__(self, name: str, journal: list) -> None:
+        super().__init__()
+        self.name, self.journal = name, journal
+
+    def set_run(self, run):
+        super().set_run(run)
+        self.journal.append((self.name, "set_run"))
+
+    def on_run_begin(self, logs):
+        self.journal.append((self.name, "begin", logs["steps"]))
+
+    def on_step_end(self, step, logs):
+        self.journal.append((self.name, "step", step))
+
+    def on_run_end(self, result):
+        self.journal.append((self.name, "end", result.history.shape[0]))
+
+
+def test_callback_list_calls_each_hook_on_every_member_in_order():
+    journal: list = []
+    run = FakeRun(count=1, steps=2)
+    drive([Journal("a", journal), Journal("b", journal)], run, steps=2)
+    assert journal == [
+        ("a", "set_run"),
+        ("b", "set_run"),
+        ("a", "begin", 2),
+        ("b", "begin", 2),
+        ("a", "step", 0),
+        ("b", "step", 0),
+        ("a", "step", 1),
+        ("b", "step", 1),
+        ("a", "end", 2),
+        ("b", "end", 2),
+    ]
+
+
+def test_callback_list_builds_from_none_one_callback_or_a_sequence():
+    one, two = Snapshots(), StopAfter(1)
+    assert list(CallbackList()) == [] and list(CallbackList(None)) == []
+    assert list(CallbackList(one)) == [one]
+    assert list(CallbackList([one, two])) == [one, two]
+    assert list(CallbackList(c for c in [two, one])) == [two, one]
+    nested = CallbackList(CallbackList([one]))
+    nested.append(two)
+    assert list(nested) == [one, two] and len(nested) == 2
+
+
+def test_callback_list_shows_every_member_the_run():
+    members = [Snapshots(), StopAfter(1)]
+    run = FakeRun(count=1)
+    callbacks = CallbackList(members)
+    callbacks.set_run(run)
+    assert callbacks.run is run and all(member.run is run for member in members)
+
+
+def test_stop_run_is_true_when_any_member_asks():
+    callbacks = CallbackList([Snapshots(), StopAfter(2), Snapshots()])
+    assert callbacks.stop_run is False
+    result = drive(callbacks, FakeRun(count=1, steps=10), steps=10)
+    assert callbacks.stop_run is True
+    assert result.interrupted and result.history.shape[0] == 3
+    assert CallbackList().stop_run is False
+
+
+def test_the_progress_bar_is_an_ordinary_member():
+    stream = io.StringIO()
+    bar = ProgressBar(stream=stream, interval=0.0)
+    callbacks = CallbackList([bar, StopAfter(1)])
+    assert list(callbacks)[0] is bar
+    drive(callbacks, FakeRun(count=1, steps=4), steps=4)
+    assert "2/4" in stream.getvalue() and "3/4" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("callbacks", "received"),
+    [
+        (3, "callbacks=3"),
+        ("bar", "callbacks='bar'"),
+        ([Snapshots(), 3], "item of type int: 3"),
+        ([ProgressBar], "item of type type"),
+    ],
+)
+def test_callback_list_rejects_what_is_not_a_callback(callbacks, received):
+    with pytest.raises(TypeError, match=r"Expected callbacks to be .*Received") as error:
+        CallbackList(callbacks)
+    assert received in str(error.value)
+
+
+def test_append_rejects_what_is_not_a_callback():
+    callbacks = CallbackList()
+    with pytest.raises(TypeError, match="Expected callbacks .* Received an item of type str"):
+        callbacks.append("progress")
+    assert len(callbacks) == 0
 
 
 # ---------------------------------------------------------------------------------- Snapshots

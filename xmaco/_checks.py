@@ -15,12 +15,15 @@ Example
 from __future__ import annotations
 
 import numbers
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "check_count",
+    "check_file_path",
     "check_fraction",
     "check_images",
     "check_integer",
@@ -96,6 +99,32 @@ def check_values_range(values_range: Any) -> tuple[float, float]:
             f"Received: values_range={values_range!r}"
         )
     return low, high
+
+
+def check_file_path(path: Any, suffixes: tuple[str, ...] | None) -> Path:
+    """``path`` (a str or ``os.PathLike``) as a ``Path`` that names a file, not a directory,
+    ending in one of ``suffixes`` (any ending when None).
+
+    Example
+    -------
+    >>> check_file_path("run.gif", (".gif", ".mp4")).name
+    'run.gif'
+    >>> check_file_path("run.avi", (".gif", ".mp4"))
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected path to end in one of ('.gif', '.mp4'). Received: path='run.avi'
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"Expected path to be a str or os.PathLike. Received: {type(path).__name__}"
+        )
+    path = Path(path)
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        expected = f"'{suffixes[0]}'" if len(suffixes) == 1 else f"one of {suffixes}"
+        raise ValueError(f"Expected path to end in {expected}. Received: path='{path}'")
+    if path.is_dir():
+        raise ValueError(f"Expected path to name a file. Received: path='{path}' (a directory)")
+    return path
 
 
 def check_images(image: Any, channels: int) -> np.ndarray:
