@@ -1,4 +1,5 @@
-"""Concepts: NMF properties, recovery of planted concepts, importance, the page and the CLI."""
+"""Concepts: NMF properties, recovery of planted concepts, importance (Sobol against analytic
+truths, and the exact share), refine, attribution maps, the page and the CLI."""
 
 import argparse
 import re
@@ -11,7 +12,20 @@ import numpy as np
 import pytest
 
 from xmaco import concepts
-from xmaco.concepts import ConceptBank, discover, nmf, project, visualize_concepts, write_page
+from xmaco.concepts import (
+    ConceptBank,
+    attribution_maps,
+    attribution_overlay,
+    discover,
+    nmf,
+    plot_attributions,
+    project,
+    refine,
+    sobol_importance,
+    total_order,
+    visualize_concepts,
+    write_page,
+)
 
 SIZE = 64  # images; the model reads 32 x 32 crops of them (crop_size 0.5: no rescaling)
 # Planted concepts: how the two texture detectors spread over the 8 channels of "features".
@@ -183,7 +197,9 @@ def test_the_planted_model_sees_the_textures_apart(planted):
 
 def test_concepts_recover_the_planted_ones_and_rank_the_decisive_first(planted):
     model, images, layout = planted
-    bank = discover(model, "features", images, class_index=0, rank=2, crops=24, crop_size=0.5)
+    bank = discover(
+        model, "features", images, 0, rank=2, crops=24, crop_size=0.5, importance="share"
+    )
     cosine = _unit(bank.vectors) @ _unit(MIXING).T  # recovered x planted
     match = cosine.argmax(axis=1)
     assert sorted(match) == [0, 1]
@@ -218,7 +234,9 @@ def test_a_non_linear_head_uses_the_sensitivity_and_agrees(planted):
     x = keras.layers.GlobalAveragePooling2D()(model.get_layer("features").output)
     x = keras.layers.Activation("softplus", name="soft")(model.get_layer("logits")(x))
     nonlinear = keras.Model(model.inputs, x)
-    bank = discover(nonlinear, "features", images, 0, rank=2, crops=16, crop_size=0.5)
+    bank = discover(
+        nonlinear, "features", images, 0, rank=2, crops=16, crop_size=0.5, importance="share"
+    )
     assert bank.importance_method == "sensitivity"
     assert (_unit(bank.vectors) @ _unit(MIXING).T)[0].argmax() == 0
     assert bank.importance[0] > bank.importance[1] > 0
@@ -251,6 +269,194 @@ def test_discover_reads_a_folder_and_checks_its_inputs(planted, tmp_path):
         discover(model, "features", images[:2], 7)
     with pytest.raises(ValueError, match="crop_size=1.5"):
         discover(model, "features", images[:2], 0, crop_size=1.5)
+
+
+# ---------------------------------------------------------------------------- Sobol importance
+WEIGHTS = np.array([3.0, 2.0, 1.0], np.float32)
+
+
+def _linear_model() -> keras.Model:
+    """Three identity channels ("features", ReLU) over a 4 x 4 image, pooled, and a logit
+    ``3 mean(c0) + 2 mean(c1) + 1 mean(c2) + 0.5``."""
+    inputs = keras.Input((4, 4, 3))
+    features = keras.layers.Conv2D(3, 1, use_bias=False, activation="relu", name="features")
+    pooled = keras.layers.GlobalAveragePooling2D()(features(inputs))
+    logit = keras.layers.Dense(1, name="logit")
+    model = keras.Model(inputs, logit(pooled))
+    features.kernel.assign(np.eye(3, dtype=np.float32)[None, None])
+    logit.set_weights([WEIGHTS[:, None], np.array([0.5], np.float32)])
+    return model
+
+
+def test_sobol_indices_of_a_linear_head_match_the_truth_within_the_stated_error():
+    """Truth. The concepts are the three channels (``W = I``) and every image holds ``u_j``
+    of channel j at every position, so ``U = u`` and the residual is 0. Masked, the logit is
+    ``f(m) = sum_j m_j w_j u_j + 0.5`` with independent uniform ``m_j``: a sum of independent
+    terms, ``Var f = sum_j (w_j u_j)^2 / 12``, and the total-order index of concept j is
+    ``(w_j u_j)^2 / sum_i (w_i u_i)^2``. With ``u = (1, 1, 1)``: 9/14, 4/14, 1/14; with
+    ``u = (1, 2, 3)``: 9/34, 16/34, 9/34. The images average them.
+    """
+    model = _linear_model()
+    amounts = np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], np.float32)
+    images = np.broadcast_to(amounts[:, None, None, :], (2, 4, 4, 3))
+    truth = (np.array([9, 4, 1]) / 14 + np.array([9, 16, 9]) / 34) / 2
+    found = sobol_importance(model, "features", images, np.eye(3), 0, designs=64, seed=0)
+    assert list(np.argsort(-found.indices)) == list(np.argsort(-truth))
+    assert np.all(np.abs(found.indices - truth) <= 2 * found.error), (found.indices, truth)
+    assert np.all(found.error < 0.1), found.error
+    assert found.per_image.shape == (2, 3)
+    np.testing.assert_allclose(found.per_image[0], np.array([9, 4, 1]) / 14, atol=0.05)
+    assert found.record() == {
+        "method": "sobol",
+        "estimator": "jansen",
+        "designs": 64,
+        "seed": 0,
+        "images": 2,
+        "target": "class logit",
+    }
+
+
+def test_total_order_indices_count_interactions():
+    """Truth. ``f(m) = m1 m2 + m3`` over independent uniform masks: ``Var(m1 m2) = 1/9 -
+    1/16 = 7/144``, ``Var(m3) = 12/144``, ``Var f = 19/144``. The total-order index of m1 is
+    ``E[Var(f | m2, m3)] / Var f = E[m2^2] Var(m1) / Var f = (1/36) / (19/144) = 4/19``, the
+    same for m2, and 12/19 for m3: they sum to 20/19 > 1, the interaction counted twice."""
+    truth = np.array([4, 4, 12]) / 19
+
+    def function(maps):
+        return maps[:, 0, 0] * maps[:, 0, 1] + maps[:, 0, 2]
+
+    found = total_order(function, np.ones((1, 1, 3)), np.eye(3), designs=256, seed=1)
+    assert np.all(np.abs(found.indices - truth) <= 2 * found.error), (found.indices, truth)
+    assert np.argmax(found.indices) == 2
+    assert found.indices.sum() > 1.0
+
+
+def test_the_seed_reproduces_and_the_spread_over_seeds_is_within_the_error():
+    model = _linear_model()
+    images = np.ones((1, 4, 4, 3), np.float32)
+    first, again = (
+        sobol_importance(model, "features", images, np.eye(3), 0, designs=32, seed=7)
+        for _ in range(2)
+    )
+    np.testing.assert_array_equal(first.indices, again.indices)
+    np.testing.assert_array_equal(first.error, again.error)
+    others = np.stack(
+        [
+            sobol_importance(model, "features", images, np.eye(3), 0, designs=32, seed=s).indices
+            for s in range(5)
+        ]
+    )
+    assert not np.allclose(others[0], others[1])
+    assert np.all(others.std(axis=0) <= first.error), (others.std(axis=0), first.error)
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda f: total_order(f, np.ones((1, 1, 3)), np.eye(3), designs=12), "designs=12"),
+        (lambda f: total_order(f, np.ones((1, 1, 3)), np.eye(2)), "vectors of shape (2, 2)"),
+        (lambda f: total_order(f, np.ones((1, 1, 3)), np.eye(3), seed=1.5), "seed=1.5"),
+    ],
+)
+def test_sobol_bad_arguments_name_them(call, fragment):
+    with pytest.raises(
+        (ValueError, TypeError), match=fragment.replace("(", r"\(").replace(")", r"\)")
+    ):
+        call(lambda maps: maps.sum(axis=(1, 2)))
+
+
+@pytest.fixture(scope="module")
+def planted_bank():
+    images, layout = _textures(seed=0, count=24)
+    model = _planted_model()
+    bank = discover(model, "features", images, 0, rank=2, crops=12, crop_size=0.5, designs=32)
+    return model, images, layout, bank
+
+
+def test_discover_ranks_by_sobol_and_records_it(planted_bank):
+    model, images, _, bank = planted_bank
+    assert bank.importance_method == "sobol"
+    assert bank.importance_settings["designs"] == 32 and bank.importance_settings["seed"] == 0
+    assert bank.importance_error.shape == (2,)
+    assert bank.importance[0] >= bank.importance[1]
+    # class 0 weighs stripes (planted 0) more: the Sobol ranking agrees with the exact share
+    assert (_unit(bank.vectors) @ _unit(MIXING).T)[0].argmax() == 0
+    share = discover(
+        model, "features", images, 0, rank=2, crops=12, crop_size=0.5, importance="share"
+    )
+    assert share.importance_method == "linear head"
+    np.testing.assert_allclose(share.vectors, bank.vectors)
+
+
+def test_refine_splits_a_concept_at_an_earlier_layer(planted_bank):
+    model, images, _, bank = planted_bank
+    sub = refine(bank, 0, model, "detectors", images, rank=2, regions=12, crops=6, designs=16)
+    assert isinstance(sub, ConceptBank) and sub.layer == "detectors"
+    assert sub.labels == ["1.1", "1.2"] and sub.parent == "1" and sub.parent_layer == "features"
+    expected = np.argsort(-bank.coefficients[:, 0], kind="stable")[:12]
+    np.testing.assert_array_equal(sub.regions, expected)
+    assert sub.importance_settings["target"] == "class logit"
+    assert sub.importance[0] >= sub.importance[1]
+    # the regions are stripes: the first sub-concept is the stripe detector (channel 0)
+    assert sub.vectors[0].argmax() == 0
+    parent = refine(
+        bank,
+        0,
+        model,
+        "detectors",
+        images,
+        rank=2,
+        regions=12,
+        crops=6,
+        designs=16,
+        target="parent",
+    )
+    assert parent.importance_settings["target"] == "presence of concept 1"
+    assert parent.vectors[0].argmax() == 0
+    deeper = refine(sub, 0, model, "gradients", images, rank=2, regions=8, crops=4, designs=8)
+    assert deeper.labels == ["1.1.1", "1.1.2"]
+
+
+def test_refine_checks_its_arguments(planted_bank):
+    model, images, _, bank = planted_bank
+    with pytest.raises(ValueError, match="concept=2"):
+        refine(bank, 2, model, "detectors", images)
+    with pytest.raises(ValueError, match="Received: 3 image"):
+        refine(bank, 0, model, "detectors", images[:3])
+    with pytest.raises(ValueError, match="target='logit'"):
+        refine(bank, 0, model, "detectors", images, target="logit")
+
+
+def test_attribution_maps_find_the_concept_where_it_lies(planted_bank):
+    model, _, _, bank = planted_bank
+    stripes = int((_unit(bank.vectors) @ _unit(MIXING).T)[:, 0].argmax())
+    photo = np.zeros((1, 64, 64, 1), np.float32)
+    photo[0, :32, :32] = _tile(1)  # stripes top left
+    photo[0, 32:, 32:] = _tile(2)  # dots bottom right
+    maps = attribution_maps(bank, model, photo)
+    assert maps.shape == (1, 2, 64, 64) and maps.dtype == np.float32
+    where = maps[0, stripes]
+    assert where[4:28, 4:28].mean() > 5 * where[36:60, 36:60].mean()
+    dots = maps[0, 1 - stripes]
+    assert dots[36:60, 36:60].mean() > 5 * dots[4:28, 4:28].mean()
+    unweighted = attribution_maps(bank, model, photo, weighted=False)
+    np.testing.assert_allclose(
+        maps[0, 0], unweighted[0, 0] * bank.importance[0], rtol=1e-4, atol=1e-6
+    )
+    shown = attribution_overlay(photo[0], where, bank.values_range)
+    assert shown.shape == (64, 64, 1)
+    assert shown[4:28, 4:28].mean() > shown[36:60, 36:60].mean()
+    figure = plot_attributions(bank, photo[0], maps[0])
+    assert len(figure.axes) == 3
+
+
+def test_attribution_maps_want_a_spatial_layer(planted_bank):
+    model, images, _, bank = planted_bank
+    pooled = keras.Model(model.inputs, model.get_layer("pool").output)
+    flat = ConceptBank(**{**bank.__dict__, "layer": "pool"})
+    with pytest.raises(ValueError, match="spatial activations"):
+        attribution_maps(flat, pooled, images[:1])
 
 
 # ---------------------------------------------------------------------------- CLI
@@ -306,7 +512,7 @@ def test_the_concepts_command_writes_a_page_per_class(planted, tmp_path):
 def _check_page(page: Path, concepts: int, crops: int) -> None:
     text = page.read_text(encoding="utf-8")
     assert text.count('class="concept"') == concepts
-    shares = [float(v) for v in re.findall(r"importance ([+-][0-9.]+)%", text)]
+    shares = [float(v) for v in re.findall(r"Sobol index ([0-9.]+)", text)]
     assert shares == sorted(shares, reverse=True) and len(shares) == concepts
     links = re.findall(r'src="([^"]+)"', text)
     assert len(links) == concepts * (2 + crops)

@@ -250,8 +250,8 @@ def _class_page(
 def _index(path: Path, pages: list) -> Path:
     items = "\n".join(
         f'<li><a href="{quote(page.parent.name)}/index.html">{html.escape(bank.class_name)}</a>'
-        f" ({len(bank)} concepts, layer <code>{html.escape(bank.layer)}</code>; most important "
-        f"{bank.importance[0]:+.1%})</li>"
+        f" ({len(bank)} concepts, layer <code>{html.escape(bank.layer)}</code>; most important: "
+        f"{html.escape(bank.describe_importance(0))})</li>"
         for bank, page in pages
     )
     page = document(

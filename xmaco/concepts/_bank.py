@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +20,11 @@ class ConceptBank:
         (k, C) non-negative unit concept directions in the channels of ``layer``, by
         decreasing importance.
     importance
-        (k,) each concept's share of the class logit, normalised so that the absolute values
-        sum to 1 (negative: the concept speaks against the class). See :func:`discover`.
+        (k,) each concept's importance for the class, by which the concepts are ranked. With
+        ``importance_method == "sobol"`` (the default of :func:`discover`): its total-order
+        Sobol index for the class logit, in [0, 1] (see :func:`sobol_importance`). With
+        ``"linear head"`` or ``"sensitivity"``: its share of the class logit, normalised so
+        that the absolute values sum to 1 (negative: the concept speaks against the class).
     coefficients
         (n, k) how much each crop expresses each concept (``activations ~= coefficients @
         vectors``).
@@ -39,11 +43,24 @@ class ConceptBank:
     class_name
         Its name (ImageNet name for a 1000-class model), or ``"class <index>"``.
     importance_method
-        ``"linear head"`` or ``"sensitivity"`` (see :func:`discover`).
+        ``"sobol"``, ``"linear head"`` or ``"sensitivity"`` (see :func:`discover`).
     error
         Relative reconstruction error of the factorisation.
     values_range
         (low, high) of the model input.
+    importance_error
+        (k,) the standard error of ``importance`` (Sobol), or None.
+    importance_settings
+        How the importance was measured, e.g. ``{"method": "sobol", "estimator": "jansen",
+        "designs": 32, "seed": 0, "images": 24, "target": "class logit"}``.
+    parent
+        For the sub-concepts of :func:`refine`: the label of the concept they split (e.g.
+        ``"2"``); None for the concepts of a class.
+    parent_layer
+        The layer of that concept, or None.
+    regions
+        For sub-concepts: the indices of the parent bank's crops that were decomposed again
+        (``boxes`` and ``owners`` then refer to them), or None.
 
     Example
     -------
@@ -55,7 +72,9 @@ class ConceptBank:
     >>> images = np.random.default_rng(0).random((4, 32, 32, 3))
     >>> bank = discover(model, "features", images, class_index=1, rank=2, crops=8, top=3)
     >>> bank.vectors.shape, bank.top_crops.shape, bank.importance_method
-    ((2, 6), (2, 3, 16, 16, 3), 'linear head')
+    ((2, 6), (2, 3, 16, 16, 3), 'sobol')
+    >>> bank.labels
+    ['1', '2']
     """
 
     vectors: np.ndarray
@@ -71,6 +90,38 @@ class ConceptBank:
     importance_method: str
     error: float
     values_range: tuple[float, float]
+    importance_error: np.ndarray | None = None
+    importance_settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    parent: str | None = None
+    parent_layer: str | None = None
+    regions: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
+
+    @property
+    def labels(self) -> list[str]:
+        """The concepts' labels, from 1 in order of importance; ``"<parent>.<i>"`` for
+        sub-concepts (``"2.1"``, ``"2.2"``...)."""
+        prefix = f"{self.parent}." if self.parent else ""
+        return [f"{prefix}{i + 1}" for i in range(len(self))]
+
+    def describe_importance(self, concept: int) -> str:
+        """The importance of one concept as the pages print it.
+
+        Example
+        -------
+        >>> import numpy as np
+        >>> bank = ConceptBank(np.eye(2), np.array([0.62, 0.3]), np.zeros((1, 2)),
+        ...     np.zeros((1, 4)), np.zeros(1, int), np.zeros((2, 1), int),
+        ...     np.zeros((2, 1, 4, 4, 3)), "features", 0, "class 0", "sobol", 0.0, (0.0, 1.0),
+        ...     importance_error=np.array([0.04, 0.02]))
+        >>> bank.describe_importance(0)
+        'Sobol index 0.62 ± 0.04'
+        """
+        value = float(self.importance[concept])
+        if self.importance_method != "sobol":
+            return f"share {value:+.1%} ({self.importance_method})"
+        if self.importance_error is None:
+            return f"Sobol index {value:.2f}"
+        return f"Sobol index {value:.2f} ± {float(self.importance_error[concept]):.2f}"

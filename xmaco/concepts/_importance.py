@@ -1,4 +1,4 @@
-"""How much each concept weighs in the class logit: exactly for a linear head, else by removal.
+"""Each concept's share of the class logit: exactly for a linear head, else by removal.
 
 See :func:`xmaco.concepts.discover` for the two methods.
 """
@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ._activations import head_model
 from ._decomposition import EPSILON, Factorization, project
 
-__all__ = ["importance"]
+__all__ = ["logit_share"]
 
 
-def importance(
+def logit_share(
     model: Any,
     layer: str,
     head_layer: str,
@@ -41,24 +42,12 @@ def importance(
     return contribution / max(float(np.abs(contribution).sum()), EPSILON), method
 
 
-def _head(model: Any, layer: str, head_layer: str) -> Any:
-    import keras
-
-    try:
-        return keras.Model(model.get_layer(layer).output, model.get_layer(head_layer).output)
-    except ValueError as error:
-        raise ValueError(
-            f"Expected class_layer '{head_layer}' to be computed from layer '{layer}'. "
-            f"Received: no path between them ({error})"
-        ) from None
-
-
 def _linear_head(model, layer, head_layer, index, shape, seed) -> np.ndarray | None:
     """The class weights ``w`` (C,) when ``logit = w . mean(a) + b``, else None.
 
     Checked on the gradient: it must be the same at two random points (affine) and at every
     position (a function of the spatial mean only)."""
-    head = _head(model, layer, head_layer)
+    head = head_model(model, layer, head_layer)
     rng = np.random.default_rng(seed)
     gradients = []
     for _ in range(2):
@@ -77,7 +66,7 @@ def _linear_head(model, layer, head_layer, index, shape, seed) -> np.ndarray | N
 
 def _sensitivity(model, layer, head_layer, index, maps, factors) -> np.ndarray:
     """Mean drop of the class logit when each concept is removed from every position."""
-    head = _head(model, layer, head_layer)
+    head = head_model(model, layer, head_layer)
     positions = maps.reshape(len(maps), -1, maps.shape[-1])
     vectors = factors.components
 

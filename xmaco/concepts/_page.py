@@ -97,7 +97,7 @@ def _card(directory: Path, bank: ConceptBank, result: Result, i: int) -> str:
         for j, path in enumerate(crops)
     )
     return f"""<section class="concept">
-<h2>Concept {i + 1} <span class="share">importance {bank.importance[i]:+.1%}</span></h2>
+<h2>Concept {i + 1} <span class="share">{html.escape(bank.describe_importance(i))}</span></h2>
 <div class="row">
 <figure><img src="{_href(image)}" alt="MACO visualization of concept {i + 1}">
 <figcaption>MACO visualization</figcaption></figure>

@@ -18,6 +18,10 @@ def visualize_concepts(
 ) -> Result:
     """Visualize every concept direction of a bank with MACO, in one batched run.
 
+    Works the same for a class's concepts (:func:`discover`) and for sub-concepts
+    (:func:`refine`, at their earlier layer): one engine, its presets (``preset=...``) and
+    keywords.
+
     The objective is ``Objective.direction(model, bank.layer, bank.vectors, cossim_pow)``:
     visualization ``i`` shows concept ``i`` (ranked by importance).
 
@@ -35,8 +39,10 @@ def visualize_concepts(
     Returns
     -------
     Result
-        Names ``"<class name> concept <i>"`` (from 1); ``config["concepts"]`` records the
-        layer, class and importances.
+        Names ``"<class name> concept <label>"`` (``bank.labels``: ``1``, ``2``... or ``2.1``,
+        ``2.2``... for the sub-concepts of :func:`refine`); ``config["concepts"]`` records the
+        layer, the class, the labels, the importances and how they were measured, and the
+        parent concept of sub-concepts.
 
     Example
     -------
@@ -56,12 +62,16 @@ def visualize_concepts(
         )
     objective = Objective.direction(model, bank.layer, bank.vectors, cossim_pow)
     result = maco(objective, **keywords)
-    names = [f"{bank.class_name} concept {i + 1}" for i in range(len(bank))]
+    names = [f"{bank.class_name} concept {label}" for label in bank.labels]
     record = {
         "layer": bank.layer,
         "class_index": bank.class_index,
         "class_name": bank.class_name,
+        "labels": bank.labels,
         "importance": [round(float(v), 6) for v in bank.importance],
         "importance_method": bank.importance_method,
+        "importance_settings": dict(bank.importance_settings),
+        "parent": bank.parent,
+        "parent_layer": bank.parent_layer,
     }
     return dataclasses.replace(result, names=names, config={**result.config, "concepts": record})
