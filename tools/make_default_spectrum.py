@@ -1,10 +1,10 @@
 """Fit the constants of ``xmaco.spectrum.natural`` to real photographs.
 
-The default magnitude of xmaco is an analytic model (see ``xmaco/spectrum.py``). This script
-measures the average magnitude of a few colour photographs with ``xmaco.spectrum.estimate``,
+The default magnitude of xmaco is an analytic model (see ``xmaco/spectrum/_natural.py``). This
+script measures the average magnitude of a few colour photographs with ``xmaco.spectrum.estimate``,
 after bringing each photograph to the size of an average ImageNet photo (140,000 pixels, about
 400 x 350) and then bilinearly to the 512 x 512 canvas, as ImageNet photos are; it then fits
-the model to that average and prints the constants to paste into ``xmaco/spectrum.py``.
+the model to that average and prints the constants to paste into ``xmaco/spectrum/_natural.py``.
 
 By default it uses the colour photographs of everyday scenes that ship with matplotlib,
 scikit-image and scikit-learn (scikit-image and scikit-learn are not dependencies of xmaco:
@@ -38,7 +38,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from xmaco.spectrum import _model, estimate, resize
+from xmaco.spectrum import estimate, resize
+from xmaco.spectrum._natural import analytic_model
 
 CANVAS = 512
 # Average ImageNet photo, about 400 x 350 pixels: photos are shrunk to this many pixels first.
@@ -131,7 +132,7 @@ def fit(measured: np.ndarray) -> dict:
     dc = measured[:, 0, 0].astype(np.float64) / CANVAS**2
 
     def loss(theta: np.ndarray) -> float:
-        model = _model(CANVAS, CANVAS, dc=dc, **unpack(theta))
+        model = analytic_model(CANVAS, CANVAS, dc=dc, **unpack(theta))
         return float(np.sum((band_means(model) - target) ** 2))
 
     sixteenth = (frequency > 1 / 16 / np.sqrt(2)) & (frequency < 1 / 16 * np.sqrt(2)) & ~on_axis
@@ -193,7 +194,7 @@ def calibrate(constants: dict, average: np.ndarray) -> dict:
     }
 
     def candidate(theta: np.ndarray) -> np.ndarray:
-        return _model(
+        return analytic_model(
             CANVAS,
             CANVAS,
             scale=np.exp(theta[:3]),
@@ -266,13 +267,15 @@ def main() -> None:
     print(f"_ROLLOFF = {constants['rolloff']:.4f}")
     print(f"_ROLLOFF_ORDER = {constants['rolloff_order']:.4f}")
     print(f"_DC = ({', '.join(f'{v:.4f}' for v in constants['dc'])})")
-    model = _model(CANVAS, CANVAS, **{k: v for k, v in constants.items() if k != "loss"})
+    model = analytic_model(CANVAS, CANVAS, **{k: v for k, v in constants.items() if k != "loss"})
     print("\nFitted model against the photos (energy-normalised band means):")
     print(table(band_errors(model, measured)))
     if arguments.reference:
         reference = np.load(arguments.reference, allow_pickle=False)
         for size in (512, 224):
-            candidate = _model(size, size, **{k: v for k, v in constants.items() if k != "loss"})
+            candidate = analytic_model(
+                size, size, **{k: v for k, v in constants.items() if k != "loss"}
+            )
             print(f"\nFitted model against the reference at {size} x {size}:")
             print(table(band_errors(candidate, resize(reference, size, size))))
 
