@@ -14,16 +14,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .files import atomic_write, ensure_writable_dir
-from .plot import (
-    _check_display,
-    _finite,
-    _image,
-    _overlaid,
-    _top_percentile,
+from ._checks import check_file_path
+from ._display import (
+    check_display,
+    finite_array,
+    image_array,
     normalize_image,
+    overlaid,
+    top_percentile,
     transparency_alpha,
 )
+from .files import atomic_write, ensure_writable_dir
 from .result import Result
 
 __all__ = ["save_overlay", "save_png", "save_result"]
@@ -74,14 +75,14 @@ def save_png(
     >>> cv2.imread(target, cv2.IMREAD_UNCHANGED).shape
     (4, 4, 4)
     """
-    path = _png_path(path)
-    image = _image(image, "image")
+    path = check_file_path(path, (".png",))
+    image = image_array(image, "image")
     low, high = _values_range(values_range)
     _check_bits(bits)
-    _top_percentile(transparency_percentile, "transparency_percentile")
+    top_percentile(transparency_percentile, "transparency_percentile")
     pixels = np.clip((image - low) / (high - low), 0.0, 1.0)
     if transparency is not None:
-        raw_map = _finite(transparency, "transparency")
+        raw_map = finite_array(transparency, "transparency")
         if raw_map.ndim not in (2, 3) or raw_map.shape[:2] != image.shape[:2]:
             raise ValueError(
                 f"Expected transparency of shape {image.shape[:2]} or {image.shape[:2]} + (C,) "
@@ -133,9 +134,9 @@ def save_overlay(
     >>> cv2.imread(target).shape
     (8, 16, 3)
     """
-    path = _png_path(path)
+    path = check_file_path(path, (".png",))
     display = (background, image_percentiles, transparency_percentile)
-    image, blended = _overlaid(result_or_image, transparency, index, *display)
+    image, blended = overlaid(result_or_image, transparency, index, *display)
     plain = normalize_image(image, image_percentiles)
     _write_png(path, np.concatenate([plain, blended], axis=1), 8)
     return path
@@ -196,7 +197,7 @@ def save_result(
             f"Received: prefix={prefix!r}"
         )
     _check_bits(bits)
-    _check_display(background, image_percentiles, transparency_percentile)
+    check_display(background, image_percentiles, transparency_percentile)
     directory = ensure_writable_dir(directory, argument="directory")
     digits = max(2, len(str(len(result) - 1)))
     written = []
@@ -248,19 +249,6 @@ def _write_png(path: Path, pixels01: np.ndarray, bits: int) -> None:
 def _check_bits(bits: Any) -> None:
     if bits not in (8, 16) or isinstance(bits, bool):
         raise ValueError(f"Expected bits to be 8 or 16. Received: bits={bits!r}")
-
-
-def _png_path(path: Any) -> Path:
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(
-            f"Expected path to be a str or os.PathLike. Received: {type(path).__name__}"
-        )
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"Expected path to end in '.png'. Received: path='{path}'")
-    if path.is_dir():
-        raise ValueError(f"Expected path to name a file. Received: path='{path}' (a directory)")
-    return path
 
 
 def _values_range(value: Any) -> tuple[float, float]:
