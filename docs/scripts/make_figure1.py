@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_figures import IMAGES, save  # noqa: E402
+from make_figures import IMAGES, cell, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {"steps": 128, "crops": 8, "image_size": 256, "seed": 0}
@@ -108,14 +108,12 @@ def figure(results: dict, out: Path) -> None:
     fig, axes = plt.subplots(len(CLASSES), len(METHODS), figsize=(2.0 * len(METHODS), 2.0 * 6))
     for col, method in enumerate(METHODS):
         for row, target in enumerate(CLASSES):
-            ax = axes[row, col]
-            ax.imshow(xmaco.plot.normalize_image(results[method].images[row]))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(TITLES[method], fontsize=9)
-            if col == 0:
-                ax.set_ylabel(f"{names[target]} ({target})", fontsize=8)
+            cell(
+                axes[row, col],
+                results[method].images[row],
+                title=(TITLES[method], 9) if row == 0 else None,
+                label=(f"{names[target]} ({target})", 8) if col == 0 else None,
+            )
     fig.tight_layout()
     save(fig, out / "figure1.png")
 

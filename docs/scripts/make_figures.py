@@ -76,14 +76,12 @@ def comparison(results: dict, out: Path) -> None:
     )
     for row, method in enumerate(METHODS):
         for col, index in enumerate(CLASSES):
-            ax = axes[row, col]
-            ax.imshow(xmaco.plot.normalize_image(results[method].images[col]))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                ax.set_title(names[index], fontsize=10)
-            if col == 0:
-                ax.set_ylabel(method, fontsize=11)
+            cell(
+                axes[row, col],
+                results[method].images[col],
+                title=(names[index], 10) if row == 0 else None,
+                label=(method, 11) if col == 0 else None,
+            )
     fig.tight_layout()
     save(fig, out / "comparison.png")
 
@@ -194,6 +192,20 @@ def plotting(results: dict, out: Path) -> None:
 
         with Image.open(written) as picture:
             write_limited(picture.convert("RGB"), out / "plotting-save-overlay.png")
+
+
+def cell(ax, picture, title: tuple[str, float] | None, label: tuple[str, float] | None) -> None:
+    """One picture of a grid, shown for display with no ticks; ``title`` above and ``label`` at
+    its left, each a (text, font size) or None."""
+    import xmaco
+
+    ax.imshow(xmaco.plot.normalize_image(picture))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title[0], fontsize=title[1])
+    if label is not None:
+        ax.set_ylabel(label[0], fontsize=label[1])
 
 
 def save(fig, path: Path) -> None:

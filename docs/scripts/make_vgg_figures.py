@@ -38,7 +38,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_figures import IMAGES, save  # noqa: E402
+from make_figures import IMAGES, cell, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = {"steps": 64, "crops": 4, "image_size": 224, "seed": 0}
@@ -127,25 +127,21 @@ def units(model, work: Path, settings: dict, times: dict) -> tuple[dict, dict, l
 def units_figure(results: dict, held: dict, names: list, out: Path) -> None:
     import matplotlib.pyplot as plt
 
-    import xmaco
-
     methods = list(results)
     fig, axes = plt.subplots(
         len(methods), len(names), figsize=(2.1 * len(names), 2.45 * len(methods))
     )
     for row, method in enumerate(methods):
         for col, name in enumerate(names):
-            ax = axes[row, col]
-            ax.imshow(xmaco.plot.normalize_image(results[method].images[col]))
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if row == 0:
-                layer, channel = name.split(":channel ")
-                ax.set_title(f"{layer}, channel {channel}", fontsize=9)
-            if col == 0:
-                ax.set_ylabel("MACO" if method == "maco" else "Fourier", fontsize=10)
+            layer, channel = name.split(":channel ")
+            cell(
+                axes[row, col],
+                results[method].images[col],
+                title=(f"{layer}, channel {channel}", 9) if row == 0 else None,
+                label=("MACO" if method == "maco" else "Fourier", 10) if col == 0 else None,
+            )
             mean, std = held[method].mean[col], held[method].std[col]
-            ax.set_xlabel(f"hold {mean:.3g} ± {std:.2g}", fontsize=8)
+            axes[row, col].set_xlabel(f"hold {mean:.3g} ± {std:.2g}", fontsize=8)
     fig.tight_layout()
     save(fig, out / "vgg_units.png")
 

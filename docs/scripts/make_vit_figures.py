@@ -92,16 +92,13 @@ def cached(work: Path, name: str, compute):
 
 
 def run_all(model, work: Path, settings: dict) -> dict:
+    """The five runs of the page (each read back from ``work`` when already made) and how well
+    the compared MLP channels hold."""
     import xmaco
     from xmaco import Objective, schedules
 
     steps = settings["steps"]
-    plan_file = work / "channels.json"
-    if plan_file.exists():
-        channels = {int(k): v for k, v in json.loads(plan_file.read_text()).items()}
-    else:
-        channels = {b: busiest_channels(model, b, CHANNELS_PER_BLOCK) for b in MLP_BLOCKS}
-        plan_file.write_text(json.dumps(channels))
+    channels = channel_plan(model, work)
 
     def mlp_objective(per_block: int):
         return Objective.concatenate(
@@ -136,8 +133,24 @@ def run_all(model, work: Path, settings: dict) -> dict:
     embeddings = np.asarray(model(np.stack([photo(name) for name in PHOTOS])))
     cls = Objective.direction(model, "cls_token", embeddings)
     results["cls"] = cached(work, "cls", lambda: xmaco.maco(cls, **maco))
+    picked, held = holding(compared, results, work)
+    results["hold"], results["picked"] = held, picked
+    return results
 
-    # Does each picture hold? The unit's score on fresh random crops of the picture.
+
+def channel_plan(model, work: Path) -> dict[int, list[int]]:
+    """The busiest MLP channels of each block, chosen once and kept in ``work``."""
+    plan_file = work / "channels.json"
+    if plan_file.exists():
+        return {int(k): v for k, v in json.loads(plan_file.read_text()).items()}
+    channels = {b: busiest_channels(model, b, CHANNELS_PER_BLOCK) for b in MLP_BLOCKS}
+    plan_file.write_text(json.dumps(channels))
+    return channels
+
+
+def holding(compared, results: dict, work: Path) -> tuple[list[int], dict]:
+    """Does each picture hold? The unit's score on fresh random crops of the picture, for the
+    MACO pictures of the compared channels and for Fourier's; written to ``work/hold.json``."""
     from xmaco.evaluate import hold
 
     picked = [
@@ -145,25 +158,24 @@ def run_all(model, work: Path, settings: dict) -> dict:
         for i in range(len(MLP_BLOCKS) * CHANNELS_PER_BLOCK)
         if i % CHANNELS_PER_BLOCK < COMPARED_PER_BLOCK
     ]
-    results["hold"] = {
+    held = {
         "maco": hold(compared, results["mlp"].images[picked], crops=HOLD_CROPS, seed=1),
         "fourier": hold(compared, results["fourier"].images, crops=HOLD_CROPS, seed=1),
     }
-    results["picked"] = picked
     (work / "hold.json").write_text(
         json.dumps(
             {
                 method: {
-                    "names": held.names,
-                    "mean": [round(float(v), 3) for v in held.mean],
-                    "std": [round(float(v), 3) for v in held.std],
+                    "names": scores.names,
+                    "mean": [round(float(v), 3) for v in scores.mean],
+                    "std": [round(float(v), 3) for v in scores.std],
                 }
-                for method, held in results["hold"].items()
+                for method, scores in held.items()
             },
             indent=1,
         )
     )
-    return results
+    return picked, held
 
 
 def _image(ax, picture, title: str | None = None) -> None:
