@@ -42,15 +42,16 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+# In reading order (the API page follows it): the display maths, then the figures.
 __all__ = [
+    "normalize_image",
+    "transparency_alpha",
     "composite",
-    "crop_to_importance",
+    "overlay",
     "grid",
     "history",
-    "normalize_image",
-    "overlay",
     "spectrum",
-    "transparency_alpha",
+    "crop_to_importance",
 ]
 
 
