@@ -42,8 +42,7 @@ class LayerScore:
     needs_reference: ClassVar[bool] = False
 
     def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
-        batch = tf.shape(acts)[0]
-        return tf.reduce_mean(tf.reshape(tf.square(acts), [batch, -1]), axis=1)
+        return tf.reduce_mean(_per_image(tf.square(acts)), axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +53,8 @@ class ChannelScore:
     needs_reference: ClassVar[bool] = False
 
     def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
-        batch = tf.shape(acts)[0]
-        index = tf.gather(tf.constant(data, tf.int32), rows)
-        picked = tf.gather(acts, index, axis=-1, batch_dims=1)
-        return tf.reduce_mean(tf.reshape(picked, [batch, -1]), axis=1)
+        picked = tf.gather(acts, _rows(data, rows, tf.int32), axis=-1, batch_dims=1)
+        return tf.reduce_mean(_per_image(picked), axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +65,7 @@ class NeuronScore:
     needs_reference: ClassVar[bool] = False
 
     def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
-        batch = tf.shape(acts)[0]
-        index = tf.gather(tf.constant(data, tf.int32), rows)
-        return tf.gather(tf.reshape(acts, [batch, -1]), index, axis=1, batch_dims=1)
+        return tf.gather(_per_image(acts), _rows(data, rows, tf.int32), axis=1, batch_dims=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +79,7 @@ class DirectionScore:
 
     def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
         batch = tf.shape(acts)[0]
-        vectors = tf.gather(tf.constant(data, tf.float32), rows)  # (B, C)
+        vectors = _rows(data, rows, tf.float32)  # (B, C)
         flat = tf.reshape(acts, [batch, -1, acts.shape[-1]])  # (B, P, C)
         dot = tf.einsum("bpc,bc->bp", flat, vectors)
         norms = tf.norm(flat, axis=-1) * tf.norm(vectors, axis=-1)[:, None]
@@ -101,9 +96,8 @@ class InversionScore:
     needs_reference: ClassVar[bool] = True
 
     def __call__(self, acts: tf.Tensor, data: np.ndarray, rows: tf.Tensor, reference: Any):
-        batch = tf.shape(acts)[0]
-        flat = tf.reshape(acts, [batch, -1])
-        target = tf.reshape(tf.cast(reference, tf.float32), [batch, -1])
+        flat = _per_image(acts)
+        target = _per_image(tf.cast(reference, tf.float32))
         dot = tf.reduce_mean(flat * target, axis=1)
         # mean(a * r) / (rms(a) rms(r)) is the cosine of the flattened activations
         norms = tf.sqrt(tf.reduce_mean(tf.square(flat), 1) * tf.reduce_mean(tf.square(target), 1))
@@ -230,6 +224,16 @@ class _Term:
             active = tf.constant([label is not None for label in self.labels], tf.float32)
             score = score * tf.gather(active, rows)
         return score
+
+
+def _per_image(values: tf.Tensor) -> tf.Tensor:
+    """``values`` (B, ...) flattened to one row per image (B, -1)."""
+    return tf.reshape(values, [tf.shape(values)[0], -1])
+
+
+def _rows(data: np.ndarray, rows: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """The row of ``data`` that each image reads (B, ...)."""
+    return tf.gather(tf.constant(data, dtype), rows)
 
 
 def _cossim_weighted(dot: tf.Tensor, norms: tf.Tensor, cossim_pow: float) -> tf.Tensor:
