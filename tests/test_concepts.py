@@ -498,6 +498,12 @@ def test_the_concepts_command_writes_a_page_per_class(planted, tmp_path):
             "48",
             "--top",
             "2",
+            "--designs",
+            "8",
+            "--refine-layer",
+            "detectors",
+            "--sub-rank",
+            "2",
             "--quiet",
         ]
     )
@@ -506,16 +512,31 @@ def test_the_concepts_command_writes_a_page_per_class(planted, tmp_path):
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     for page in ("class-0/index.html", "class-1/index.html"):
         assert f'href="{page}"' in index
-        _check_page(tmp_path / "out" / page, concepts=2, crops=2)
+        _check_page(tmp_path / "out" / page, concepts=2, crops=2, attribution=True, sub=2)
+        text = (tmp_path / "out" / page).read_text(encoding="utf-8")
+        assert "concepts.refine(bank, 0, model, &#x27;detectors&#x27;" in text
+    with pytest.raises(SystemExit):
+        parser.parse_args(["concepts", "--class", "0", "--images", "x", "--designs", "12"])
+    stray = parser.parse_args(
+        ["concepts", "--class", "0", "--images", str(folders[0]), "--sub-rank", "2"]
+    )
+    with pytest.raises(ValueError, match="only with --refine-layer"):
+        run_concepts(stray)
 
 
-def _check_page(page: Path, concepts: int, crops: int) -> None:
+def _check_page(
+    page: Path, concepts: int, crops: int, attribution: bool = False, sub: int = 0
+) -> None:
+    """The page ranks its concepts by importance, links its own pictures, folds ``sub``
+    sub-concepts under the first concept."""
     text = page.read_text(encoding="utf-8")
-    assert text.count('class="concept"') == concepts
-    shares = [float(v) for v in re.findall(r"Sobol index ([0-9.]+)", text)]
+    assert text.count('class="concept"') == concepts + sub
+    top_level = re.sub(r'<details class="sub">.*?</details>\n</section>', "", text, flags=re.S)
+    shares = [float(v) for v in re.findall(r"Sobol index ([0-9.]+)", top_level)]
     assert shares == sorted(shares, reverse=True) and len(shares) == concepts
+    assert text.count('<details class="sub">') == (1 if sub else 0)
     links = re.findall(r'src="([^"]+)"', text)
-    assert len(links) == concepts * (2 + crops)
+    assert len(links) == concepts * (2 + attribution + crops) + sub * (2 + crops)
     for link in links:
         assert not link.startswith(("/", "http")) and (page.parent / link).is_file(), link
     assert "<style>" in text and "http" not in text

@@ -38,6 +38,11 @@ figure { margin: 0; }
 figure img { height: 256px; }
 figcaption { color: #666; font-size: 0.85rem; }
 .crops img { width: 112px; height: 112px; margin: 0 0.3rem 0.3rem 0; }
+.bar { width: 256px; height: 0.5rem; background: #eee; border-radius: 3px; margin: 0 0 0.6rem; }
+.bar span { display: block; height: 100%; background: #4a7bb7; border-radius: 3px; }
+summary { cursor: pointer; color: #444; }
+details.sub { margin: 0.6rem 0 0 1rem; }
+details.commands pre { background: #f4f4f4; padding: 0.5rem; overflow-x: auto; font-size: 0.8rem; }
 """
 )
 

@@ -62,10 +62,13 @@ def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "For each class, take random crops of its images (--images, one folder per "
             "class), factorise the activations of --layer over the crops with non-negative "
-            "matrix factorisation into --rank concepts, rank them by their share of the class "
-            "logit, and visualize every concept direction with MACO in one batched run. Writes "
-            "OUT/<class>/index.html (each concept's visualization, its transparency overlay "
-            "and the crops that express it most) and OUT/index.html linking the classes."
+            "matrix factorisation into --rank concepts, rank them by their importance for the "
+            "class (total-order Sobol indices, --importance), split the most important at an "
+            "earlier layer (--refine-layer), and visualize every concept direction with MACO "
+            "in one batched run. Writes OUT/<class>/index.html (each concept's importance, "
+            "visualization, transparency overlay, where it lies on the first photo, the crops "
+            "that express it most, its sub-concepts and the code that reproduces them) and "
+            "OUT/index.html linking the classes."
         ),
     )
     _add_discovery_options(parser)
@@ -123,6 +126,43 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
         default=6,
         metavar="M",
         help="crops shown per concept (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--importance",
+        choices=("sobol", "share"),
+        default="sobol",
+        help="how concepts are ranked: total-order Sobol indices for the class logit, as "
+        "CRAFT, or their exact share of the logit (linear head, else by removal) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--designs",
+        type=_power_of_two,
+        default=32,
+        metavar="N",
+        help="Sobol designs, a power of two: the estimate costs N x (rank + 2) passes of the "
+        "layers above --layer per image (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--refine-layer",
+        metavar="LAYER",
+        help="split the most important concepts into sub-concepts at this earlier layer "
+        "(non-negative, e.g. block6a_expand_activation); default: no sub-concepts",
+    )
+    parser.add_argument(
+        "--refine-top",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="with --refine-layer: how many of the most important concepts to split "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--sub-rank",
+        type=_positive,
+        default=3,
+        metavar="K",
+        help="with --refine-layer: sub-concepts per split concept (default: %(default)s)",
     )
 
 
@@ -196,6 +236,16 @@ def run_concepts(args: argparse.Namespace) -> int:
     for folder in args.images:
         if not Path(folder).is_dir():
             raise ValueError(f"Expected --images to name folders. Received: '{folder}'")
+    if args.refine_layer is None and (args.refine_top != 1 or args.sub_rank != 3):
+        raise ValueError(
+            "Expected --refine-top and --sub-rank only with --refine-layer. Received: no "
+            "--refine-layer"
+        )
+    if args.refine_top > args.rank:
+        raise ValueError(
+            f"Expected --refine-top to be at most --rank ({args.rank}). Received: "
+            f"--refine-top {args.refine_top}"
+        )
     out = ensure_writable_dir(args.out, argument="out")
     model = zoo.load(args.model)
     pages = [
@@ -212,12 +262,12 @@ def _class_page(
     args: argparse.Namespace, model: Any, text: str, folder: str, out: Path
 ) -> tuple[Any, Path]:
     """Find, visualize and write the concepts of one class; its bank and page."""
-    from xmaco.concepts import discover, visualize_concepts, write_page
+    from xmaco import concepts
 
     start = time.perf_counter()
     label = text.strip()
     index = int(label) if label.isascii() and label.isdigit() else zoo.class_index(label)
-    bank = discover(
+    bank = concepts.discover(
         model,
         args.layer,
         folder,
@@ -226,18 +276,40 @@ def _class_page(
         crops=args.image_crops,
         top=args.top,
         seed=args.seed,
+        importance=args.importance,
+        designs=args.designs,
     )
-    result = visualize_concepts(
-        bank,
-        model,
-        steps=args.steps,
-        crops=args.crops,
-        image_size=args.image_size,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        verbose=False if args.quiet else None,
+    maco = {
+        "steps": args.steps,
+        "crops": args.crops,
+        "image_size": args.image_size,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+        "verbose": False if args.quiet else None,
+    }
+    result = concepts.visualize_concepts(bank, model, **maco)
+    refined = {}
+    if args.refine_layer is not None:
+        for concept in range(args.refine_top):
+            sub = concepts.refine(
+                bank,
+                concept,
+                model,
+                args.refine_layer,
+                folder,
+                rank=args.sub_rank,
+                top=args.top,
+                designs=args.designs,
+                seed=args.seed,
+            )
+            refined[concept] = (sub, concepts.visualize_concepts(sub, model, **maco))
+    channels = int(model.inputs[0].shape[-1])
+    size = bank.top_crops.shape[2:4]
+    photo = concepts.load_images(folder, size, bank.values_range, channels)[:1]
+    maps = concepts.attribution_maps(bank, model, photo)
+    page = concepts.write_page(
+        out / _slug(bank.class_name), bank, result, refined=refined, photo=photo[0], maps=maps[0]
     )
-    page = write_page(out / _slug(bank.class_name), bank, result)
     if not args.quiet:
         print(
             f"{bank.class_name}: {len(bank)} concepts in {time.perf_counter() - start:.1f}s"
@@ -270,6 +342,13 @@ def _positive(text: str) -> int:
     value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def _power_of_two(text: str) -> int:
+    value = _integer(text)
+    if value < 2 or value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of two >= 2, received {text!r}")
     return value
 
 

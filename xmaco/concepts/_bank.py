@@ -61,6 +61,10 @@ class ConceptBank:
     regions
         For sub-concepts: the indices of the parent bank's crops that were decomposed again
         (``boxes`` and ``owners`` then refer to them), or None.
+    settings
+        The call that made the bank: ``{"function": "discover", "layer": ..., "rank": ...,
+        "crops": ..., "seed": ...}`` (or ``"refine"`` and its arguments); the pages print
+        the commands that reproduce it from these.
 
     Example
     -------
@@ -95,6 +99,7 @@ class ConceptBank:
     parent: str | None = None
     parent_layer: str | None = None
     regions: np.ndarray | None = None
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])

@@ -136,13 +136,25 @@ def discover(
     reader = Reader.of(model, name, pictures, batch_size)
     factors, boxes, owners = _factorised(reader, name, rank, crops, sides, iterations, seed)
     maps = reader.whole()
+    settings = {
+        "function": "discover",
+        "layer": name,
+        "class_index": index,
+        "rank": int(factors.components.shape[0]),
+        "crops": crops,
+        "crop_size": list(sides),
+        "top": top,
+        "seed": seed,
+        "importance": method,
+        **({"designs": designs} if method == "sobol" else {}),
+    }
     if method == "sobol":
         logit = logit_of(model, name, head_layer, index)
         found = total_order(logit, maps, factors.components, designs, seed, batch_size)
-        scores, error, settings, method = found.indices, found.error, found.record(), "sobol"
+        scores, error, measured, method = found.indices, found.error, found.record(), "sobol"
     else:
         scores, method = logit_share(model, name, head_layer, index, maps, factors, seed)
-        error, settings = None, {"method": method, "images": len(maps)}
+        error, measured = None, {"method": method, "images": len(maps)}
     return _ranked(
         factors,
         scores,
@@ -155,8 +167,9 @@ def discover(
         class_name=class_name,
         importance_method=method,
         importance_error=error,
-        importance_settings=settings,
+        importance_settings=measured,
         values_range=pictures.values_range,
+        settings=settings,
     )
 
 
@@ -304,6 +317,19 @@ def refine(
         parent=bank.labels[concept],
         parent_layer=bank.layer,
         regions=chosen,
+        settings={
+            "function": "refine",
+            "concept": concept,
+            "layer": name,
+            "rank": int(factors.components.shape[0]),
+            "regions": regions,
+            "crops": crops,
+            "crop_size": list(sides),
+            "top": top,
+            "target": target,
+            "designs": designs,
+            "seed": seed,
+        },
     )
 
 
