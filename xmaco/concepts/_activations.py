@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..engine import _input_size
+from ..engine import input_size_of
 from ._arguments import image_array, input_range
 from ._images import load_images
 
@@ -29,7 +29,7 @@ def pictures_of(
     model: Any, images: Any, values_range: Any = None, model_input_size: Any = None
 ) -> Pictures:
     """``images`` (an array in the model's range, or a folder read at twice the input size)."""
-    size = _input_size(model, model_input_size)
+    size = input_size_of(model, model_input_size)
     low, high = input_range(values_range, model)
     channels = int(model.inputs[0].shape[-1])
     if isinstance(images, (str, os.PathLike)):
