@@ -2,7 +2,8 @@
 
 Each check returns the value in its canonical form or raises ``ValueError`` naming the
 argument, what was expected and what was received, e.g.
-``Expected crops to be a positive integer. Received: crops=0``.
+``Expected crops to be a positive integer. Received: crops=0``. ``is_int`` and ``is_number``
+are the type tests behind them, for checks that word their own message.
 
 Example
 -------
@@ -28,6 +29,8 @@ __all__ = [
     "check_images",
     "check_integer",
     "check_values_range",
+    "is_int",
+    "is_number",
 ]
 
 
@@ -157,3 +160,25 @@ def check_images(image: Any, channels: int) -> np.ndarray:
     if not np.all(np.isfinite(images)):
         raise ValueError("Expected image to be finite. Received: an image with NaN or Inf")
     return images
+
+
+def is_int(value: Any) -> bool:
+    """True for an int or a NumPy integer, False for a bool, a float or anything else.
+
+    Example
+    -------
+    >>> is_int(np.int32(3)), is_int(True), is_int(3.0)
+    (True, False, False)
+    """
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """True for an int, a float or their NumPy kinds; False for a bool or anything else.
+
+    Example
+    -------
+    >>> is_number(np.float32(0.5)), is_number(False), is_number("1")
+    (True, False, False)
+    """
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import is_int, is_number
 from .color import decorrelate
 from .result import Result
 
@@ -475,11 +476,3 @@ def percentile_pair(value: Any, argument: str) -> tuple[float, float]:
             f"Received: {argument}={value!r}"
         )
     return float(value[0]), float(value[1])
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)

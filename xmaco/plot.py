@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._checks import is_int, is_number
 from ._display import (
     blend,
     check_display,
     composite,
     crop_to_importance,
-    is_int,
-    is_number,
     log_planes,
     normalize_image,
     overlaid,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_file_path
+from .._checks import check_file_path, is_int, is_number
 from ..files import ensure_writable_dir
 from . import _media
 from ._base import Callback
@@ -54,7 +54,7 @@ class Snapshots(Callback):
 
     def __init__(self, every: int = 10) -> None:
         super().__init__()
-        if not _is_int(every) or every < 1:
+        if not is_int(every) or every < 1:
             raise ValueError(f"Expected every to be a positive integer. Received: every={every!r}")
         self.every = int(every)
         self.frames: list[tuple[int, np.ndarray]] = []
@@ -140,15 +140,15 @@ class Animation(Snapshots):
         super().__init__(every)
         self.path = check_file_path(path, (".gif", ".mp4"))
         ensure_writable_dir(self.path.parent, argument="path")
-        if not _is_number(fps) or fps <= 0:
+        if not is_number(fps) or fps <= 0:
             raise ValueError(f"Expected fps to be a positive number. Received: fps={fps!r}")
-        if not _is_number(hold) or hold < 0:
+        if not is_number(hold) or hold < 0:
             raise ValueError(f"Expected hold to be a number >= 0. Received: hold={hold!r}")
-        if index is not None and (not _is_int(index) or index < 0):
+        if index is not None and (not is_int(index) or index < 0):
             raise ValueError(
                 f"Expected index to be a non-negative integer or None. Received: index={index!r}"
             )
-        if max_side is not None and (not _is_int(max_side) or max_side < 1):
+        if max_side is not None and (not is_int(max_side) or max_side < 1):
             raise ValueError(
                 "Expected max_side to be a positive integer or None. "
                 f"Received: max_side={max_side!r}"
@@ -176,11 +176,3 @@ class Animation(Snapshots):
 
     def _convert(self, images: np.ndarray) -> np.ndarray:
         return _media.frame(images, self.run.values_range, self.index, self.max_side)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
