@@ -16,6 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from xmaco._checks import check_count
+
 PATCH = 14
 WIDTH = 384
 DEPTH = 12
@@ -51,11 +53,8 @@ def bicubic_matrix(source: int, target: int) -> np.ndarray:
     >>> bool(np.allclose(bicubic_matrix(5, 5), np.eye(5)))
     True
     """
-    for name, value in (("source", source), ("target", target)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(
-                f"Expected {name} to be a positive integer. Received: {name}={value!r}"
-            )
+    source = check_count(source, "source", minimum=1)
+    target = check_count(target, "target", minimum=1)
     matrix = np.zeros((target, source))
     for i in range(target):
         position = (i + 0.5) * source / target - 0.5

@@ -20,9 +20,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from xmaco.zoo._conversion import check_parameters, fitted
 from xmaco.zoo._dinov2_architecture import DEPTH, WIDTH
 
 _SOURCE_PREFIX = "backbone."
+_TITLE = "DINOv2 ViT-S/14"
 
 
 def _sources() -> dict[str, tuple[str, ...]]:
@@ -83,20 +85,7 @@ def convert_weights(model: keras.Model, state: dict[str, np.ndarray]) -> dict[st
     ValueError: Expected state to hold the DINOv2 ViT-S/14 parameters. Missing: ...
     """
     sources = _sources()
-    needed = [name for names in sources.values() for name in names]
-    missing = [name for name in needed if name not in state]
-    unexpected = sorted(set(state) - set(needed))
-    if missing or unexpected:
-        details = []
-        if missing:
-            details.append(f"Missing: {', '.join(map(repr, missing[:3]))} ({len(missing)})")
-        if unexpected:
-            details.append(
-                f"Unexpected: {', '.join(map(repr, unexpected[:3]))} ({len(unexpected)})"
-            )
-        raise ValueError(
-            "Expected state to hold the DINOv2 ViT-S/14 parameters. " + "; ".join(details)
-        )
+    check_parameters(state, (name for names in sources.values() for name in names), _TITLE)
     arrays = {}
     for layer_name, names in sources.items():
         variables = model.get_layer(layer_name).weights
@@ -104,12 +93,7 @@ def convert_weights(model: keras.Model, state: dict[str, np.ndarray]) -> dict[st
             array = np.asarray(state[name])
             if array.ndim == 4:  # (O, I, kh, kw) -> (kh, kw, I, O)
                 array = array.transpose(2, 3, 1, 0)
-            if array.shape != tuple(variable.shape):
-                raise ValueError(
-                    f"Expected state['{name}'] to fit {variable.path} of shape "
-                    f"{tuple(variable.shape)}. Received: shape {array.shape}"
-                )
-            arrays[variable.path] = np.ascontiguousarray(array, dtype=np.float32)
+            arrays[variable.path] = fitted(array, variable, name)
     return arrays
 
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from xmaco.files import atomic_write
+from xmaco.zoo._conversion import check_parameters, fitted
 from xmaco.zoo._lite_architecture import VARIANTS, blocks
 from xmaco.zoo.fetch import fetch, home
 from xmaco.zoo.torch_legacy import load_state_dict
@@ -97,20 +98,8 @@ def convert_state_dict(model: keras.Model, state: dict[str, np.ndarray]) -> dict
             f"Received: model named {getattr(model, 'name', None)!r}"
         )
     sources = torch_sources(variant.name)
-    needed = [module + suffix for module, kind in sources.values() for suffix in LAYOUTS[kind][0]]
-    missing = [key for key in needed if key not in state]
-    unexpected = sorted(
-        set(state) - set(needed) - {k for k in state if k.endswith(".num_batches_tracked")}
-    )
-    if missing or unexpected:
-        details = []
-        if missing:
-            details.append("Missing: " + ", ".join(map(repr, missing[:3])) + ", ...")
-        if unexpected:
-            details.append("Unexpected: " + ", ".join(map(repr, unexpected[:3])) + ", ...")
-        raise ValueError(
-            f"Expected state to hold the {variant.title} parameters. " + " ".join(details)
-        )
+    needed = (module + suffix for module, kind in sources.values() for suffix in LAYOUTS[kind][0])
+    check_parameters(state, needed, variant.title, ignored=".num_batches_tracked")
     arrays = {}
     for layer_name, (module, kind) in sources.items():
         suffixes, axes = LAYOUTS[kind]
@@ -119,12 +108,7 @@ def convert_state_dict(model: keras.Model, state: dict[str, np.ndarray]) -> dict
             array = state[module + suffix]
             if axes is not None and array.ndim == len(axes):
                 array = array.transpose(axes)
-            if array.shape != tuple(variable.shape):
-                raise ValueError(
-                    f"Expected state['{module + suffix}'] to fit {variable.path} of shape "
-                    f"{tuple(variable.shape)} once transposed. Received: shape {array.shape}"
-                )
-            arrays[variable.path] = np.ascontiguousarray(array, dtype=np.float32)
+            arrays[variable.path] = fitted(array, variable, module + suffix)
     return arrays
 
 

