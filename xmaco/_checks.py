@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "check_batch",
     "check_count",
     "check_file_path",
     "check_fraction",
@@ -130,9 +131,9 @@ def check_file_path(path: Any, suffixes: tuple[str, ...] | None) -> Path:
     return path
 
 
-def check_images(image: Any, channels: int) -> np.ndarray:
+def check_images(image: Any, channels: int, argument: str = "image") -> np.ndarray:
     """``image``, one image (H, W, C) or a batch (N, H, W, C) with C == ``channels``, as a
-    finite float32 batch (N, H, W, C).
+    finite float32 batch (N, H, W, C); errors name ``argument``.
 
     Example
     -------
@@ -143,23 +144,44 @@ def check_images(image: Any, channels: int) -> np.ndarray:
     ...
     ValueError: Expected image to have shape (H, W, 3) or (N, H, W, 3) ... Received: shape (4, 6, 1)
     """
-    try:
-        images = np.asarray(image, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"Expected image to be an array (H, W, {channels}) or (N, H, W, {channels}). "
-            f"Received: image of type {type(image).__name__}"
-        ) from None
-    if images.ndim == 3:
-        images = images[None]
-    if images.ndim != 4 or images.shape[-1] != channels or min(images.shape) == 0:
-        raise ValueError(
-            f"Expected image to have shape (H, W, {channels}) or (N, H, W, {channels}) (the "
-            f"model's input channels). Received: shape {np.shape(image)}"
-        )
+    images = check_batch(image, argument, ("H", "W"), channels, "the model's input channels")
     if not np.all(np.isfinite(images)):
-        raise ValueError("Expected image to be finite. Received: an image with NaN or Inf")
+        raise ValueError(f"Expected {argument} to be finite. Received: an image with NaN or Inf")
     return images
+
+
+def check_batch(
+    value: Any, argument: str, axes: tuple[str, ...], channels: int, meaning: str
+) -> np.ndarray:
+    """``value``, one array of shape ``(*axes, channels)`` or a batch ``(N, *axes, channels)``
+    of them, as a float32 batch; ``meaning`` says what fixes ``channels``, for the error.
+
+    Example
+    -------
+    >>> check_batch([1.0, 2.0], "vector", (), 2, "the channels of the layer").shape
+    (1, 2)
+    >>> check_batch("abc", "vector", (), 2, "the channels of the layer")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: Expected vector to be an array of shape (2,) or (N, 2). Received: vector of type ...
+    """
+    one, batch = _shape_text((*axes, str(channels))), _shape_text(("N", *axes, str(channels)))
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError):
+        text = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise TypeError(
+            f"Expected {argument} to be an array of shape {one} or {batch}. Received: "
+            f"{argument} of type {type(value).__name__} ({argument}={text})"
+        ) from None
+    if array.ndim == len(axes) + 1:
+        array = array[None]
+    if array.ndim != len(axes) + 2 or array.shape[-1] != channels or min(array.shape) == 0:
+        raise ValueError(
+            f"Expected {argument} to have shape {one} or {batch} ({meaning}). "
+            f"Received: shape {np.shape(value)}"
+        )
+    return array
 
 
 def is_int(value: Any) -> bool:
@@ -182,3 +204,7 @@ def is_number(value: Any) -> bool:
     (True, False, False)
     """
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _shape_text(axes: tuple[str, ...]) -> str:
+    return f"({axes[0]},)" if len(axes) == 1 else f"({', '.join(axes)})"

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_batch
 from ._terms import probe_scores
 
 _TOKEN_CHOICES = ("all", "patches", "class")
@@ -92,20 +93,7 @@ def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], li
 
 
 def _vectors(vector: Any, channels: int, layer: str) -> np.ndarray:
-    try:
-        vectors = np.asarray(vector, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"Expected vector to be an array of shape ({channels},) or (N, "
-            f"{channels}). Received: vector={vector!r}"
-        ) from None
-    if vectors.ndim == 1:
-        vectors = vectors[None]
-    if vectors.ndim != 2 or vectors.shape[1] != channels or vectors.shape[0] == 0:
-        raise ValueError(
-            f"Expected vector to have shape ({channels},) or (N, {channels}) (the "
-            f"channels of layer '{layer}'). Received: shape {np.shape(vector)}"
-        )
+    vectors = check_batch(vector, "vector", (), channels, f"the channels of layer '{layer}'")
     if not np.all(np.isfinite(vectors)) or np.any(np.linalg.norm(vectors, axis=1) == 0):
         raise ValueError(
             "Expected vector to be finite and non-zero. Received: a vector with "
