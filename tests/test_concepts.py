@@ -459,6 +459,17 @@ def test_attribution_maps_want_a_spatial_layer(planted_bank):
         attribution_maps(flat, pooled, images[:1])
 
 
+def test_write_page_checks_refined_and_the_photo(planted_bank, tmp_path):
+    model, images, _, bank = planted_bank
+    result = visualize_concepts(bank, model, steps=2, crops=2, image_size=32, seed=0)
+    with pytest.raises(ValueError, match="photo and maps together"):
+        write_page(tmp_path, bank, result, photo=images[0])
+    with pytest.raises(ValueError, match="key 5"):
+        write_page(tmp_path, bank, result, refined={5: (bank, result)})
+    with pytest.raises(ValueError, match=re.escape("maps.shape=(1, 64, 64)")):
+        write_page(tmp_path, bank, result, photo=images[0], maps=np.zeros((1, 64, 64)))
+
+
 # ---------------------------------------------------------------------------- CLI
 def test_the_concepts_command_writes_a_page_per_class(planted, tmp_path):
     from xmaco.cli.concepts import add_concepts_command, run_concepts

@@ -164,7 +164,9 @@ def _card(
     overlay = save_overlay(directory / f"{stem}_overlay.png", result, index=i)
     figures = [
         _figure(image, f"MACO visualization of concept {label}", "MACO visualization"),
-        _figure(overlay, f"visualization and transparency of concept {label}", "transparency"),
+        _figure(
+            overlay, f"visualization and transparency of concept {label}", "with its transparency"
+        ),
     ]
     if attribution is not None:
         shown = attribution_overlay(*attribution, values_range=bank.values_range)
@@ -271,11 +273,11 @@ def _page_code(bank: ConceptBank, result: Result, refined: dict, attribution: bo
 
 def _concept_code(bank: ConceptBank, i: int, attribution: bool) -> str:
     name = "sub" if bank.parent else "bank"
+    measured = f"{name}.importance[{i}]"
+    if bank.importance_error is not None:
+        measured += f", {name}.importance_error[{i}]"
     lines = [
-        f"{name}.vectors[{i}]  # the direction; {name}.importance[{i}], "
-        f"{name}.importance_error[{i}]"
-        if bank.importance_error is not None
-        else f"{name}.vectors[{i}]  # the direction; {name}.importance[{i}]",
+        f"{name}.vectors[{i}]  # the direction; {measured}",
         f"result.images[{i}], result.transparency[{i}]  # result = "
         f"concepts.visualize_concepts({name}, model, ...)",
         f"{name}.top_crops[{i}]  # the crops that express it most",
