@@ -29,6 +29,7 @@ __all__ = [
     "check_fraction",
     "check_images",
     "check_integer",
+    "check_number",
     "check_values_range",
     "is_int",
     "is_number",
@@ -78,6 +79,25 @@ def check_fraction(value: Any, argument: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < value <= 1.0:
         raise ValueError(
             f"Expected {argument} to be a number in (0, 1]. Received: {argument}={value!r}"
+        )
+    return float(value)
+
+
+def check_number(value: Any, argument: str, minimum: float) -> float:
+    """``value`` as a float >= ``minimum``, not a bool (NaN is refused).
+
+    Example
+    -------
+    >>> check_number(2, "cossim_pow", minimum=0.0)
+    2.0
+    >>> check_number(-1, "cossim_pow", minimum=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected cossim_pow to be a number >= 0.0. Received: cossim_pow=-1
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
+        raise ValueError(
+            f"Expected {argument} to be a number >= {minimum}. Received: {argument}={value!r}"
         )
     return float(value)
 

@@ -136,14 +136,6 @@ def _tokens(tokens: Any, shape: tuple, layer: str) -> tuple[str | int, str]:
     return int(tokens), f" [token {int(tokens)}]"
 
 
-def _number(value: Any, argument: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= minimum:
-        raise ValueError(
-            f"Expected {argument} to be a number >= {minimum}. Received: {argument}={value!r}"
-        )
-    return float(value)
-
-
 def _custom_function(function: Any, name: Any, shape: tuple, layer: str) -> str:
     """Check a user's scoring function (traced on symbolic activations of the layer's
     shape, so that a wrong return fails here rather than inside the run); return its label."""

@@ -10,12 +10,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .._checks import check_images
+from .._checks import check_images, check_number
 from ._arguments import (
     _custom_function,
     _indices,
     _neuron_indices,
-    _number,
     _tokens,
     _vectors,
 )
@@ -184,7 +183,7 @@ class Objective:
         """
         name, shape = _resolve_layer(model, layer)
         vectors = _vectors(vector, shape[-1], name)
-        pow_ = _number(cossim_pow, "cossim_pow", minimum=0.0)
+        pow_ = check_number(cossim_pow, "cossim_pow", minimum=0.0)
         tokens, suffix = _tokens(tokens, shape, name)
         labels = tuple(
             f"{name}:direction" + (f" {i}" if len(vectors) > 1 else "") + suffix
@@ -235,7 +234,7 @@ class Objective:
         """
         name, _ = _resolve_layer(model, layer)
         references = check_images(image, int(model.inputs[0].shape[-1]))
-        pow_ = _number(cossim_pow, "cossim_pow", minimum=0.0)
+        pow_ = check_number(cossim_pow, "cossim_pow", minimum=0.0)
         labels = tuple(
             f"{name}:inversion" + (f" {i}" if len(references) > 1 else "")
             for i in range(len(references))
