@@ -418,6 +418,17 @@ def test_refine_splits_a_concept_at_an_earlier_layer(planted_bank):
     assert deeper.labels == ["1.1.1", "1.1.2"]
 
 
+def test_sub_concepts_are_visualized_on_the_same_engine(planted_bank):
+    model, images, _, bank = planted_bank
+    sub = refine(bank, 1, model, "detectors", images, rank=2, regions=8, crops=4, designs=8)
+    result = visualize_concepts(sub, model, steps=2, crops=2, image_size=32, seed=0)
+    assert result.names == ["class 0 concept 2.1", "class 0 concept 2.2"]
+    assert result.config["objective"] == ["detectors:direction 0", "detectors:direction 1"]
+    record = result.config["concepts"]
+    assert record["parent"] == "2" and record["parent_layer"] == "features"
+    assert record["importance_settings"]["designs"] == 8
+
+
 def test_refine_checks_its_arguments(planted_bank):
     model, images, _, bank = planted_bank
     with pytest.raises(ValueError, match="concept=2"):

@@ -257,8 +257,14 @@ def total_order(
 def sobol_masks(dimension: int, designs: int, seed: int) -> np.ndarray:
     """The Saltelli design on a scrambled Sobol sequence: ``[A; B; A_B^1; ...; A_B^k]``,
     ``designs * (dimension + 2)`` masks of ``dimension`` values in [0, 1]."""
-    from scipy.stats import qmc
-
+    try:
+        from scipy.stats import qmc
+    except ImportError:
+        raise ImportError(
+            "Expected scipy to be installed: the Sobol importance draws its masks from "
+            "scipy.stats.qmc.Sobol (pip install scipy), or rank by importance='share'. "
+            "Received: no module named 'scipy'"
+        ) from None
     points = qmc.Sobol(2 * dimension, scramble=True, rng=np.random.default_rng(seed))
     sample = points.random_base2(int(np.log2(designs)))
     a, b = sample[:, :dimension], sample[:, dimension:]
