@@ -191,7 +191,7 @@ def time_steps(task: dict[str, Any]) -> dict[str, Any]:
         if "in_flight" in settings:  # how many micro-batches run at a time on CPU
             import xmaco.engine
 
-            xmaco.engine.CPU_IN_FLIGHT = int(settings.pop("in_flight"))
+            xmaco.devices.CPU_IN_FLIGHT = int(settings.pop("in_flight"))
         units = int(model.get_layer(layer).output.shape[-1])
         objective = xmaco.Objective.neuron(model, layer, [(1 + 37 * i) % units for i in range(n)])
         result = xmaco.maco(
@@ -266,7 +266,7 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
     import keras
     import tensorflow as tf
 
-    from xmaco.engine import CPU_IN_FLIGHT, CPU_MICRO_BATCH
+    from xmaco.devices import CPU_IN_FLIGHT, CPU_MICRO_BATCH
     from xmaco.parameterizations import Maco
     from xmaco.transforms import crop, noise_field, sample_boxes
 

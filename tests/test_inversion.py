@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import xmaco
 from xmaco import Objective
 from xmaco.inversion import figure, invert, similarity
 
@@ -226,3 +227,20 @@ def test_concatenating_objectives_of_different_models_is_refused(edges, photo):
     other = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(2, 3, name="c")])
     with pytest.raises(ValueError, match="same model"):
         Objective.concatenate([Objective.layer(edges, "edges"), Objective.layer(other, "c")])
+
+
+def test_a_preset_inversion_spreads_its_crop_schedule_over_the_preset_steps(cnn):
+    from xmaco.inversion import CROP_SIZE
+
+    photo = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+    result = invert(cnn, "conv2", photo, preset="fast", crops=1, seed=0, callbacks=[_Stop()])
+    schedule = result.config["crop_size"]
+    assert result.config["steps"] == 128 == schedule["steps"]  # not the reference's 256
+    assert (schedule["start"], schedule["end"]) == tuple(CROP_SIZE)
+
+
+class _Stop(xmaco.callbacks.Callback):
+    """Ends a run after its first step: the schedule is set before the first step."""
+
+    def on_step_end(self, step, logs):
+        self.stop_run = True

@@ -23,11 +23,19 @@ def test_unknown_presets_name_the_parameter_and_the_close_match():
         presets.get(None)
 
 
-def test_the_signature_says_where_the_defaults_come_from():
-    signature = inspect.signature(xmaco.maco)
-    assert signature.parameters["crops"].default is presets.FROM_PRESET
-    assert "crops: 'int | None' = <from preset>" in str(signature)
-    assert signature.parameters["preset"].default == "reference"
+def test_every_front_door_takes_the_run_keywords_and_names_a_misspelt_one(cnn):
+    from xmaco.settings import KEYWORDS, RunSettings
+
+    for front_door in (xmaco.maco, xmaco.fourier, xmaco.pixel, xmaco.visualize):
+        parameters = inspect.signature(front_door).parameters
+        assert parameters[list(parameters)[-1]].kind is inspect.Parameter.VAR_KEYWORD
+    assert {"steps", "crops", "crop_size", "transforms", "preset", "seed"} <= set(KEYWORDS)
+    # what the caller leaves out comes from the preset, "reference" by default
+    assert (RunSettings.create().steps, RunSettings.create().crops) == (256, 32)
+    assert RunSettings.create(preset="fast", crops=None).crops is None
+    objective = xmaco.Objective.neuron(cnn, "logits", 1)
+    with pytest.raises(TypeError, match=r"Received: crop_szie. Did you mean 'crop_size'\?"):
+        xmaco.fourier(objective, crop_szie=0.3)
 
 
 def test_a_preset_fills_in_what_the_caller_left_out(cnn):
@@ -57,10 +65,12 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
     assert not np.array_equal(fast.images, constant.images)  # the decay changes the pictures
 
     explicit = xmaco.maco(
-        objective, preset="fast", crops=None, crop_size=0.4, learning_rate=0.5, **run
+        objective, preset="fast", crops=2, crop_size=0.4, learning_rate=0.5, **run
     )
-    assert explicit.config["crops"] is None
+    assert explicit.config["crops"] == 2
     assert explicit.config["crop_size"] == {"schedule": "constant", "value": 0.4}
+    whole = xmaco.maco(objective, preset="fast", crops=None, **run)
+    assert whole.config["crops"] is None and whole.config["crop_size"] is None  # no crops
     assert explicit.config["learning_rate"] == {"schedule": "constant", "value": 0.5}
 
 

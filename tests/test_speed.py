@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import xmaco
-from xmaco import Objective, engine
+from xmaco import Objective, devices, engine
 from xmaco.engine import CPU_MICRO_BATCH, default_batch_size, micro_batches_in_flight
 from xmaco.transforms import noise_field, noise_levels
 
@@ -30,7 +30,7 @@ def test_micro_batches_in_flight_change_nothing(cnn, monkeypatch, in_flight):
     objective = Objective.neuron(cnn, "logits", [0, 2])
     settings = dict(seed=5, batch_size=2, **SMALL)  # 6 micro-batches per step
     default = xmaco.maco(objective, **settings)
-    monkeypatch.setattr(engine, "CPU_IN_FLIGHT", in_flight)
+    monkeypatch.setattr(devices, "CPU_IN_FLIGHT", in_flight)
     other = xmaco.maco(objective, **settings)
     for field in ("images", "transparency", "history"):
         assert getattr(other, field).tobytes() == getattr(default, field).tobytes(), field

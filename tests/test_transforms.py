@@ -1,9 +1,14 @@
+import re
+from pathlib import Path
+
 import numpy as np
+import pytest
 import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xmaco.transforms import MIN_CROP, crop, noise_field, sample_boxes
+import xmaco
+from xmaco.transforms import MIN_CROP, Crops, Noise, crop, noise_field, sample_boxes
 
 
 @settings(max_examples=40, deadline=None)
@@ -97,3 +102,83 @@ def test_padded_boxes_may_reach_outside_and_read_zeros_there():
         np.testing.assert_allclose(cropped[:10, :], 0.0, atol=1e-6)
         np.testing.assert_allclose(cropped[:, :10], 0.0, atol=1e-6)
         np.testing.assert_allclose(cropped[11:, 11:], 1.0, atol=1e-6)
+
+
+# ------------------------------------------------------------------ transforms as objects
+def _worked_example() -> dict:
+    page = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = page.split("## Your own transform", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert blocks, "no python block in the section 'Your own transform'"
+    namespace: dict = {}
+    exec(compile("\n".join(blocks), "docs/architecture.md", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_the_worked_user_transform_of_the_architecture_page_runs_and_is_recorded():
+    namespace = _worked_example()
+    result = namespace["result"]
+    assert result.images.shape == (2, 64, 64, 3) and np.isfinite(result.images).all()
+    described = result.config["transforms"]
+    assert "Jitter" in described[0] and described[1]["transform"] == "crops"
+    # the user's transform changes the pictures, and the seed repeats them
+    objective = xmaco.Objective.channel(namespace["model"], "conv", [0, 1])
+    run = dict(steps=8, image_size=64, seed=0)
+    plain = xmaco.maco(objective, transforms=[Crops(8), Noise(0.05)], **run)
+    again = xmaco.maco(objective, transforms=[namespace["Jitter"](4), Crops(8), Noise(0.05)], **run)
+    assert not np.allclose(plain.images, result.images)
+    np.testing.assert_array_equal(again.images, result.images)
+
+
+def test_the_default_transforms_are_the_crops_and_noise_keywords(cnn):
+    objective = xmaco.Objective.neuron(cnn, "logits", [0, 1])
+    run = dict(steps=3, image_size=40, seed=2)
+    keywords = xmaco.maco(objective, crops=4, crop_size=0.4, noise=0.1, **run)
+    objects = xmaco.maco(objective, transforms=[Crops(4, 0.4), Noise(0.1)], **run)
+    np.testing.assert_array_equal(keywords.images, objects.images)
+    assert keywords.config["transforms"] == objects.config["transforms"]
+    # a Crops without a size takes the preset's schedule over the run's steps
+    fast = xmaco.maco(objective, preset="fast", transforms=[Crops(2)], **run)
+    assert fast.config["crop_size"] == {"schedule": "linear", "start": 0.5, "end": 0.2, "steps": 3}
+    assert fast.config["noise"] is None  # no Noise given, none added
+
+
+def test_a_visualization_sees_the_same_views_alone_or_in_a_batch(cnn):
+    namespace = _worked_example()
+    transforms = [namespace["Jitter"](3), Crops(3), Noise(0.05)]
+    both = xmaco.maco(
+        xmaco.Objective.neuron(cnn, "logits", [0, 1]),
+        transforms=transforms,
+        steps=2,
+        image_size=40,
+        seed=5,
+    )
+    second = xmaco.maco(
+        xmaco.Objective.neuron(cnn, "logits", 1),
+        transforms=transforms,
+        steps=2,
+        image_size=40,
+        seed=6,
+    )
+    np.testing.assert_allclose(both.images[1], second.images[0], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        (lambda: dict(transforms=[Crops(2)], crops=4), "transforms and crops"),
+        (
+            lambda: dict(transforms=[Noise(0.1)], noise=0.2, crop_size=0.3),
+            "transforms and crop_size, noise",
+        ),
+        (lambda: dict(transforms=Crops(2)), "Expected transforms to be a list of transforms"),
+        (lambda: dict(transforms=[Crops(2), "noise"]), r"transforms\[1\]='noise'"),
+        (lambda: dict(transforms=[Crops(2), Crops(2)]), "Expected Crops to receive one view per"),
+        (lambda: dict(transforms=[Crops(0)]), "Expected crops to be a positive integer"),
+        (lambda: dict(transforms=[Noise(-1.0)]), r"Expected noise to be in \[0.0, inf\]"),
+    ],
+)
+def test_bad_transforms_are_refused_with_what_was_expected(cnn, keywords, message):
+    objective = xmaco.Objective.neuron(cnn, "logits", 0)
+    with pytest.raises((TypeError, ValueError), match=message):
+        xmaco.maco(objective, steps=1, image_size=32, seed=0, **keywords())

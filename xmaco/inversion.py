@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tensorflow as tf
 
-from . import schedules
+from . import presets, schedules
 from ._checks import check_images
-from .callbacks import Callback, as_list
-from .engine import _input_size, maco
+from ._run import input_size_of
+from .callbacks import Callback, CallbackList
+from .engine import maco
 from .objectives import Objective, layer_name
 from .plot import _new_figure, _show
 from .result import Result
@@ -74,8 +75,9 @@ def invert(
         region, undistorted, of canvas and photo.
     crop_size
         Crop side as a fraction of the canvas, a number or a schedule; None:
-        ``schedules.linear(*CROP_SIZE, steps)``, larger crops than MACO's default, since the
-        whole canvas is what should match the whole photo.
+        ``schedules.linear(*CROP_SIZE, steps)`` over the run's steps (the preset's when
+        ``steps`` is not given), larger crops than MACO's default, since the whole canvas is
+        what should match the whole photo.
     **keywords
         Any other keyword of :func:`xmaco.maco` (``steps``, ``crops``, ``seed``, ...).
 
@@ -118,19 +120,18 @@ def invert(
     objectives = [Objective.inversion(model, item, image, cossim_pow) for item in chosen]
     objective = Objective.concatenate(objectives)
     references = check_images(image, int(model.inputs[0].shape[-1]))
-    steps = keywords.get("steps", 256)
     if image_size is None:
         image_size = (int(references.shape[1]), int(references.shape[2]))
-    if crop_size is None and isinstance(steps, numbers.Integral) and steps >= 1:
-        crop_size = schedules.linear(*CROP_SIZE, int(steps))
+    if crop_size is None and keywords.get("transforms") is None:
+        # the larger crops of an inversion, over the steps the run will have
+        steps = keywords.get("steps") or presets.get(keywords.get("preset", "reference")).steps
+        if isinstance(steps, numbers.Integral) and steps >= 1:
+            crop_size = schedules.linear(*CROP_SIZE, int(steps))
+    if crop_size is not None:
+        keywords["crop_size"] = crop_size
     start = _StartImages()
-    result = maco(
-        objective,
-        image_size=image_size,
-        crop_size=crop_size,
-        callbacks=[start, *as_list(keywords.pop("callbacks", None))],
-        **keywords,
-    )
+    callbacks = CallbackList([start, *CallbackList(keywords.pop("callbacks", None))])
+    result = maco(objective, image_size=image_size, callbacks=callbacks, **keywords)
     names = [part.layers[0] for part in objectives]
     inverted = [names[i // len(references)] for i in range(len(result))]
     measured = {
@@ -208,7 +209,7 @@ def similarity(
             f"Expected one reference or one per image ({len(images)}). Received: "
             f"{len(references)} references"
         )
-    size = _input_size(model, model_input_size)
+    size = input_size_of(model, model_input_size)
     features = _feature_model(model, name)
 
     def flat(batch: np.ndarray) -> np.ndarray:

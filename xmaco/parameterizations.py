@@ -1,7 +1,9 @@
 """Parameterizations: how an image is produced from the optimised variables.
 
-Each parameterization turns its variables into N images in [0, 1] (N, H, W, C). It knows
-nothing of models or objectives; the engine scales its output to the model's value range.
+Each parameterization builds the :class:`State` of a run (its variables and constants) and
+turns a state into N images in [0, 1] (N, H, W, C). It keeps nothing itself, so one object can
+serve any number of runs, and it knows nothing of models or objectives; the engine scales its
+output to the model's value range.
 
 - :class:`Maco`: the Fourier magnitude is fixed to a natural-image magnitude and only the
   phase is optimised (MACO).
@@ -12,7 +14,8 @@ nothing of models or objectives; the engine scales its output to the model's val
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,23 +24,46 @@ import tensorflow as tf
 from . import spectrum as spectra
 from .color import recorrelate_matrix
 
-__all__ = ["Parameterization", "Maco", "Fourier", "Pixel"]
+__all__ = ["State", "Parameterization", "Maco", "Fourier", "Pixel"]
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """What :meth:`Parameterization.build` makes for one run.
+
+    Attributes
+    ----------
+    variables
+        The ``tf.Variable`` objects the optimizer updates.
+    constants
+        Whatever else :meth:`Parameterization.images` needs (a magnitude, a canvas shape).
+
+    Example
+    -------
+    >>> state = Maco().build([0], 16, 16, 3)
+    >>> [v.name for v in state.variables], sorted(state.constants)
+    (['phase:0'], ['magnitude', 'shape'])
+    """
+
+    variables: tuple[tf.Variable, ...]
+    constants: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class Parameterization(abc.ABC):
     """Base class. Subclasses implement :meth:`build` and :meth:`images`.
 
-    ``build`` is called once per run, outside the compiled step; it may create constants.
-    ``images`` runs inside the compiled step.
+    ``build`` is called once per run, outside the compiled step, and returns the run's
+    :class:`State`; ``images(state)`` runs inside the compiled step. Neither keeps anything on
+    the object: one parameterization serves several runs, even at once.
 
     Example
     -------
     >>> class Gray(Parameterization):
     ...     name = "gray"
     ...     def build(self, seeds, height, width, channels):
-    ...         return [tf.Variable(tf.zeros([len(seeds), height, width, channels]))]
-    ...     def images(self, variables):
-    ...         return tf.sigmoid(variables[0])
+    ...         return State((tf.Variable(tf.zeros([len(seeds), height, width, channels])),))
+    ...     def images(self, state):
+    ...         return tf.sigmoid(state.variables[0])
     >>> p = Gray()
     >>> float(p.images(p.build([0], 4, 4, 1))[0, 0, 0, 0])
     0.5
@@ -50,13 +76,11 @@ class Parameterization(abc.ABC):
     default_learning_rate: float = 1.0
 
     @abc.abstractmethod
-    def build(
-        self, seeds: Sequence[int], height: int, width: int, channels: int
-    ) -> list[tf.Variable]:
-        """Create the variables of ``len(seeds)`` visualizations, each from its own seed."""
+    def build(self, seeds: Sequence[int], height: int, width: int, channels: int) -> State:
+        """The state of ``len(seeds)`` visualizations, each drawn from its own seed."""
 
     @abc.abstractmethod
-    def images(self, variables: Sequence[tf.Variable]) -> tf.Tensor:
+    def images(self, state: State) -> tf.Tensor:
         """The images (N, H, W, C) in [0, 1]."""
 
     def describe(self) -> dict[str, Any]:
@@ -106,8 +130,7 @@ class Maco(Parameterization):
     Example
     -------
     >>> p = Maco()
-    >>> variables = p.build([0], 32, 32, 3)
-    >>> p.images(variables).shape.as_list()
+    >>> p.images(p.build([0], 32, 32, 3)).shape.as_list()
     [1, 32, 32, 3]
     """
 
@@ -125,36 +148,35 @@ class Maco(Parameterization):
             )
         self.spectrum = spectrum
         self.phase = phase
-        self.magnitude: np.ndarray | None = None
-        self._shape: tuple[int, int] = (0, 0)
 
     def build(self, seeds, height, width, channels):
-        self.magnitude = spectra.resolve(self.spectrum, height, width, channels)
-        self._shape = (height, width)
+        magnitude = spectra.resolve(self.spectrum, height, width, channels)
         if self.phase == "standardised":
-            phase = _normal(seeds, self.magnitude.shape)
+            phase = _normal(seeds, magnitude.shape)
         else:
             phase = np.stack(
                 [
-                    np.random.default_rng(int(seed)).uniform(-np.pi, np.pi, self.magnitude.shape)
+                    np.random.default_rng(int(seed)).uniform(-np.pi, np.pi, magnitude.shape)
                     for seed in seeds
                 ]
             ).astype(np.float32)
-        return [tf.Variable(phase, name="phase")]
+        constants = {"magnitude": magnitude, "shape": (height, width)}
+        return State((tf.Variable(phase, name="phase"),), constants)
 
-    def decorrelated(self, variables: Sequence[tf.Variable]) -> tf.Tensor:
+    def decorrelated(self, state: State) -> tf.Tensor:
         """The standardised image before colour recorrelation and sigmoid (N, H, W, C)."""
-        (phase,) = variables
+        (phase,) = state.variables
         if self.phase == "standardised":
             phase = _standardise(phase, axes=(1, 2, 3))
-        magnitude = tf.constant(self.magnitude)
+        magnitude = tf.constant(state.constants["magnitude"])
         spectrum = tf.complex(magnitude * tf.cos(phase), magnitude * tf.sin(phase))
-        image = tf.signal.irfft2d(spectrum, fft_length=list(self._shape))  # (N, C, H, W)
+        shape = list(state.constants["shape"])
+        image = tf.signal.irfft2d(spectrum, fft_length=shape)  # (N, C, H, W)
         image = _standardise(image, axes=(1, 2, 3))
         return tf.transpose(image, [0, 2, 3, 1])
 
-    def images(self, variables):
-        return tf.sigmoid(_to_rgb(self.decorrelated(variables)))
+    def images(self, state):
+        return tf.sigmoid(_to_rgb(self.decorrelated(state)))
 
     def describe(self):
         source = self.spectrum
@@ -193,24 +215,26 @@ class Fourier(Parameterization):
             raise ValueError(f"Expected decay to be a number in [0, 4]. Received: decay={decay!r}")
         self.decay = float(decay)
         self.init_std = float(init_std)
-        self._scale: np.ndarray | None = None
-        self._shape: tuple[int, int] = (0, 0)
 
     def build(self, seeds, height, width, channels):
         fy = np.fft.fftfreq(height)[:, None]
         fx = np.fft.rfftfreq(width)[None, :]
         frequency = np.sqrt(fx**2 + fy**2)
         scale = 1.0 / np.maximum(frequency, 1.0 / max(height, width)) ** self.decay
-        self._scale = (scale * np.sqrt(height * width)).astype(np.float32)
-        self._shape = (height, width)
+        constants = {
+            "scale": (scale * np.sqrt(height * width)).astype(np.float32),
+            "shape": (height, width),
+        }
         shape = (2, channels, height, width // 2 + 1)
-        return [tf.Variable(_normal(seeds, shape, self.init_std), name="spectrum")]
+        parts = tf.Variable(_normal(seeds, shape, self.init_std), name="spectrum")
+        return State((parts,), constants)
 
-    def images(self, variables):
-        (parts,) = variables
-        scale = tf.constant(self._scale)
+    def images(self, state):
+        (parts,) = state.variables
+        scale = tf.constant(state.constants["scale"])
         spectrum = tf.complex(parts[:, 0] * scale, parts[:, 1] * scale)
-        image = tf.signal.irfft2d(spectrum, fft_length=list(self._shape)) / 4.0
+        shape = list(state.constants["shape"])
+        image = tf.signal.irfft2d(spectrum, fft_length=shape) / 4.0
         return tf.sigmoid(_to_rgb(tf.transpose(image, [0, 2, 3, 1])))
 
     def describe(self):
@@ -235,10 +259,9 @@ class Pixel(Parameterization):
         self.init_std = float(init_std)
 
     def build(self, seeds, height, width, channels):
-        return [
-            tf.Variable(_normal(seeds, (height, width, channels), self.init_std), name="pixels")
-        ]
+        pixels = _normal(seeds, (height, width, channels), self.init_std)
+        return State((tf.Variable(pixels, name="pixels"),))
 
-    def images(self, variables):
-        (pixels,) = variables
+    def images(self, state):
+        (pixels,) = state.variables
         return tf.sigmoid(pixels)

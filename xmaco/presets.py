@@ -53,7 +53,8 @@ class Preset:
         start to end over the run.
     learning_rate
         (start, end): the learning rate decays from start to end over the run along a
-        half-cosine; None keeps the parameterization's constant rate (1.0 for MACO).
+        half-cosine, in multiples of the parameterization's rate (1.0 for MACO, 0.05 for the
+        Fourier and pixel baselines); None keeps the parameterization's constant rate.
     phase
         How MACO draws and uses the phase (:class:`xmaco.parameterizations.Maco`):
         ``"uniform"`` or ``"standardised"``.
@@ -105,21 +106,25 @@ class Preset:
             crop_size = self.crop_size(int(steps))
         return steps, crops, crop_size
 
-    def rate(self, steps: Any, learning_rate: Any) -> Any:
+    def rate(self, steps: Any, learning_rate: Any, base: float = 1.0) -> Any:
         """``learning_rate`` if the caller gave one, else the preset's decay over the ``steps``
-        of the run (None, the parameterization's constant rate, for a preset without one).
+        of the run, in multiples of ``base`` (the parameterization's rate: 1.0 for MACO); None,
+        the parameterization's constant rate, for a preset without one.
 
         Example
         -------
         >>> rate = get("fast").rate(100, None)
         >>> round(float(rate(0)), 3), round(float(rate(99)), 3)
         (1.0, 0.1)
+        >>> round(float(get("fast").rate(100, None, base=0.05)(99)), 4)
+        0.005
         >>> get("fast").rate(100, 0.5), get("reference").rate(100, None)
         (0.5, None)
         """
         if learning_rate is not None or self.learning_rate is None or not _is_step_count(steps):
             return learning_rate
-        return schedules.cosine(*self.learning_rate, int(steps))
+        start, end = self.learning_rate
+        return schedules.cosine(start * base, end * base, int(steps))
 
     def describe(self) -> dict[str, Any]:
         return {

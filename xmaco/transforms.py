@@ -1,19 +1,47 @@
-"""The robustness transforms of MACO: random crops of the canvas and additive noise.
+"""The robustness transforms: what each step shows the model, made from the canvas.
 
-Randomness is stateless and keyed by ``(seed of the visualization, step, draw)``, so that a
-visualization gets the same crops whether it runs alone or inside a batch, and a run is
-reproducible from its seed. Everything here runs inside the compiled step.
+A step starts from the canvases, one *view* per visualization, and passes them through the
+run's transforms in order; MACO's are :class:`Crops` (random crops, resized to the model input)
+then :class:`Noise`. A transform is any callable ``transform(views, context) -> views``
+(:class:`Views` in, :class:`Views` out; :class:`StepContext` says which step it is and the
+seeds), differentiable in ``views.images`` and run inside the compiled step, so that a user can
+add their own (jitter, rotation, another crop law) with
+``xmaco.maco(..., transforms=[MyJitter(), Crops(32), Noise(0.08)])``. Views stay grouped by
+visualization, the same number for each; the engine resizes what the last transform gives to
+the model input when their sizes differ.
+
+Randomness is stateless and keyed by ``(seed of the visualization, step, draw)``
+(:func:`random_key`), so that a visualization gets the same crops whether it runs alone or
+inside a batch, and a run is reproducible from its seed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["sample_boxes", "crop", "noise_field", "noise_levels", "MIN_CROP"]
+from . import schedules
+from ._checks import check_count
+
+__all__ = [
+    "Views",
+    "StepContext",
+    "Transform",
+    "Crops",
+    "Resize",
+    "Noise",
+    "random_key",
+    "sample_boxes",
+    "crop",
+    "noise_field",
+    "noise_levels",
+    "MIN_CROP",
+]
 
 #: Smallest crop side, as a fraction of the canvas' shorter side.
 MIN_CROP = 0.05
@@ -27,9 +55,248 @@ _SIZE_DRAW, _CENTER_DRAW, _NOISE_DRAW = 1, 2, 5
 _NOISE_LEVELS = 2**16
 
 
-def _key(seed: tf.Tensor, step: tf.Tensor, draw: int) -> tf.Tensor:
+class Views(NamedTuple):
+    """What a step shows the model, as it goes through the transforms.
+
+    Attributes
+    ----------
+    images
+        float32 (B, h, w, C), in the model's value range; B a multiple of the number of
+        visualizations, grouped by visualization.
+    owners
+        int32 (B,): the visualization each view belongs to.
+    boxes
+        float32 (B, 4): the region of the canvas each view shows, ``(y1, x1, y2, x2)`` as
+        fractions of its height and width (objectives that compare with a reference photo crop
+        the same region of it).
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> views = Views(tf.zeros([2, 8, 8, 3]), tf.range(2), tf.constant([[0., 0, 1, 1]] * 2))
+    >>> views._replace(images=views.images + 1.0).images.shape.as_list()
+    [2, 8, 8, 3]
+    """
+
+    images: tf.Tensor
+    owners: tf.Tensor
+    boxes: tf.Tensor
+
+
+class StepContext(NamedTuple):
+    """Where the run is, for a transform: the step, the seeds, the sizes and the value range.
+
+    Attributes
+    ----------
+    step
+        Scalar int64 tensor.
+    seeds
+        int64 (N,): the seed of each visualization (draw randomness per visualization with
+        :func:`random_key`, and a visualization sees the same views alone or in a batch).
+    input_size
+        (height, width) of the model input.
+    values_range
+        (low, high) of the model's input values.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> context = StepContext(tf.constant(3, tf.int64), tf.constant([7], tf.int64), (8, 8),
+    ...                       (0.0, 1.0))
+    >>> int(context.step), context.input_size
+    (3, (8, 8))
+    """
+
+    step: tf.Tensor
+    seeds: tf.Tensor
+    input_size: tuple[int, int]
+    values_range: tuple[float, float]
+
+
+#: A transform: ``transform(views, context) -> views``.
+Transform = Callable[[Views, StepContext], Views]
+
+
+def random_key(seed: tf.Tensor, step: tf.Tensor, draw: int) -> tf.Tensor:
+    """A stateless random key (for ``tf.random.stateless_*``) from a visualization's seed, the
+    step and a number that tells one kind of draw from another (user transforms: >= 100).
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> key = random_key(tf.constant(0, tf.int64), tf.constant(3, tf.int64), draw=100)
+    >>> tf.random.stateless_uniform([2], seed=key).shape.as_list()
+    [2]
+    """
     base = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
     return tf.random.experimental.stateless_fold_in(base, draw, alg="philox")
+
+
+@dataclasses.dataclass(frozen=True)
+class Crops:
+    """``count`` random square crops of each canvas per step, resized to the model input.
+
+    Each crop's side is ``size`` (a fraction of the canvas' shorter side, a number or a
+    schedule of the step) plus ``N(0, 0.05)``, its centre ``0.5 + N(0, 0.15)`` per axis (see
+    :func:`sample_boxes`). Crops come first among the transforms that change the number of
+    views: they take one view per visualization.
+
+    Parameters
+    ----------
+    count
+        Crops per visualization and step.
+    size
+        A number in (0, 1] or a schedule; None: the preset's crop schedule over the run.
+    padding
+        Let a crop reach outside the canvas (reading zeros there, the middle of a symmetric
+        value range), as in Xplique's ``maco()``; False keeps every crop inside.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> views = Views(tf.zeros([2, 64, 64, 3]), tf.range(2), tf.constant([[0., 0, 1, 1]] * 2))
+    >>> context = StepContext(tf.constant(0, tf.int64), tf.constant([5, 6], tf.int64),
+    ...                       (16, 16), (0.0, 1.0))
+    >>> Crops(4, 0.5)(views, context).images.shape.as_list()
+    [8, 16, 16, 3]
+    """
+
+    count: int = 32
+    size: Any = None
+    padding: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "count", check_count(self.count, "crops", 1))
+        if self.size is not None:
+            object.__setattr__(self, "size", schedules.as_schedule(self.size, "crop_size", 0.0, 1.0))
+        if not isinstance(self.padding, (bool, np.bool_)):
+            raise TypeError(
+                "Expected crop_padding to be True or False. Received: "
+                f"crop_padding={self.padding!r}"
+            )
+
+    def __call__(self, views: Views, context: StepContext) -> Views:
+        n = int(context.seeds.shape[0])
+        if int(views.images.shape[0]) != n:
+            raise ValueError(
+                f"Expected Crops to receive one view per visualization ({n}). Received: "
+                f"{views.images.shape[0]} views: put Crops before transforms that add views"
+            )
+        size = tf.cast(self.size(context.step), tf.float32)
+        canvas = tuple(int(side) for side in views.images.shape[1:3])
+        boxes = sample_boxes(
+            context.seeds, context.step, self.count, size, canvas, padding=self.padding
+        )
+        images = crop(views.images, boxes, self.count, context.input_size)
+        owners = tf.repeat(tf.range(n, dtype=tf.int32), self.count)
+        return Views(images, owners, _within(tf.gather(views.boxes, owners), boxes))
+
+    def logs(self, step: int) -> dict[str, float]:
+        return {"crop_size": float(self.size(step))}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "transform": "crops",
+            "count": self.count,
+            "size": schedules.describe(self.size),
+            "padding": bool(self.padding),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Resize:
+    """Each view resized (bilinear) to the model input: what a run without crops shows.
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> views = Views(tf.zeros([1, 64, 48, 3]), tf.range(1), tf.constant([[0., 0, 1, 1]]))
+    >>> context = StepContext(tf.constant(0, tf.int64), tf.constant([0], tf.int64),
+    ...                       (16, 16), (0.0, 1.0))
+    >>> Resize()(views, context).images.shape.as_list()
+    [1, 16, 16, 3]
+    """
+
+    def __call__(self, views: Views, context: StepContext) -> Views:
+        if tuple(int(side) for side in views.images.shape[1:3]) == tuple(context.input_size):
+            return views
+        return views._replace(images=crop(views.images, None, 1, context.input_size))
+
+    def describe(self) -> dict[str, Any]:
+        return {"transform": "resize"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Noise:
+    """Additive noise ``scale * (high - low) / 2 * (N(0, 1) + U(-1/2, 1/2))`` on every view.
+
+    ``scale`` is a number >= 0 or a schedule of the step; the draws are keyed by each
+    visualization's seed and the step (:func:`noise_field`).
+
+    Example
+    -------
+    >>> import tensorflow as tf
+    >>> views = Views(tf.zeros([4, 8, 8, 3]), tf.repeat(tf.range(2), 2), tf.zeros([4, 4]))
+    >>> context = StepContext(tf.constant(0, tf.int64), tf.constant([5, 6], tf.int64),
+    ...                       (8, 8), (-1.0, 1.0))
+    >>> noisy = Noise(0.1)(views, context).images
+    >>> noisy.shape.as_list(), 0.05 < float(tf.math.reduce_std(noisy)) < 0.15
+    ([4, 8, 8, 3], True)
+    """
+
+    scale: Any = 0.08
+
+    def __post_init__(self) -> None:
+        scale = schedules.as_schedule(self.scale, "noise", 0.0, None, low_inclusive=True)
+        object.__setattr__(self, "scale", scale)
+
+    def __call__(self, views: Views, context: StepContext) -> Views:
+        low, high = context.values_range
+        n = int(context.seeds.shape[0])
+        shape = [int(views.images.shape[0]) // n, *views.images.shape[1:]]
+        scale = tf.cast(self.scale(context.step), tf.float32)
+        noise = noise_field(context.seeds, context.step, shape, scale * (high - low) / 2.0)
+        return views._replace(images=views.images + noise)
+
+    def logs(self, step: int) -> dict[str, float]:
+        return {"noise": float(self.scale(step))}
+
+    def describe(self) -> dict[str, Any]:
+        return {"transform": "noise", "scale": schedules.describe(self.scale)}
+
+
+def check_transforms(transforms: Any, crop_size: Any) -> tuple[Transform, ...]:
+    """``transforms`` as a tuple of callables, each :class:`Crops` without a size given
+    ``crop_size`` (the preset's schedule over the run).
+
+    Example
+    -------
+    >>> check_transforms([Crops(4)], 0.3)[0].size(0)
+    0.3
+    """
+    if isinstance(transforms, (str, bytes)) or not isinstance(transforms, Sequence):
+        raise TypeError(
+            "Expected transforms to be a list of transforms (callables (views, context) -> "
+            f"views). Received: transforms of type {type(transforms).__name__}"
+        )
+    checked = []
+    for i, transform in enumerate(transforms):
+        if not callable(transform):
+            raise TypeError(
+                "Expected transforms to be callables (views, context) -> views. Received: "
+                f"transforms[{i}]={transform!r}"
+            )
+        if isinstance(transform, Crops) and transform.size is None:
+            transform = dataclasses.replace(transform, size=crop_size)
+        checked.append(transform)
+    return tuple(checked)
+
+
+def _within(outer: tf.Tensor, inner: tf.Tensor) -> tf.Tensor:
+    """Boxes ``inner`` given relative to boxes ``outer``, in the coordinates of ``outer``."""
+    start, end = outer[:, :2], outer[:, 2:]
+    extent = end - start
+    return tf.concat([start + inner[:, :2] * extent, start + inner[:, 2:] * extent], axis=1)
 
 
 def sample_boxes(
@@ -83,11 +350,11 @@ def sample_boxes(
     per_visualization = []
     for i in range(seeds.shape[0]):
         sides = size + size_jitter * tf.random.stateless_normal(
-            [crops, 1], seed=_key(seeds[i], step, _SIZE_DRAW), alg="philox"
+            [crops, 1], seed=random_key(seeds[i], step, _SIZE_DRAW), alg="philox"
         )
         sides = tf.clip_by_value(sides, MIN_CROP, 1.0) * scale  # (crops, 2): (h, w) fractions
         centers = 0.5 + center_std * tf.random.stateless_normal(
-            [crops, 2], seed=_key(seeds[i], step, _CENTER_DRAW), alg="philox"
+            [crops, 2], seed=random_key(seeds[i], step, _CENTER_DRAW), alg="philox"
         )
         if padding:
             centers = tf.clip_by_value(centers, 0.0, 1.0)
@@ -219,7 +486,7 @@ def noise_field(
     for i in range(seeds.shape[0]):
         index = tf.random.stateless_uniform(
             shape,
-            seed=_key(seeds[i], step, _NOISE_DRAW),
+            seed=random_key(seeds[i], step, _NOISE_DRAW),
             minval=0,
             maxval=_NOISE_LEVELS,
             dtype=tf.int32,

@@ -10,7 +10,6 @@ before the first step, ``on_step_end`` after every step, ``on_run_end`` with the
 from __future__ import annotations
 
 from ._base import Callback, CallbackList, RunView
-from ._base import as_list as as_list  # the engines' argument check, until they hold a list
 from ._logger import CSVLogger
 from ._frames import Animation, Snapshots
 from ._progress import ProgressBar

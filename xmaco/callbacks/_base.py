@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["Callback", "CallbackList", "RunView", "as_list"]
+__all__ = ["Callback", "CallbackList", "RunView"]
 
 
 class RunView(Protocol):
@@ -181,8 +181,3 @@ class CallbackList:
         """Once, with the final (possibly partial) ``Result``."""
         for callback in self._callbacks:
             callback.on_run_end(result)
-
-
-def as_list(callbacks: Callback | Iterable[Callback] | None) -> list[Callback]:
-    """The ``callbacks`` argument of the engines as a plain list (see ``CallbackList``)."""
-    return list(CallbackList(callbacks))

@@ -171,8 +171,8 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=list(presets.PRESETS),
         default=DEFAULT_PRESET,
-        help="steps, crops, crop schedule and learning rate (the learning rate for --method "
-        "maco only): "
+        help="steps, crops, crop schedule and learning rate (a decay scales each method's "
+        "own rate): "
         + "; ".join(f"{p.name}: {p.summary}" for p in presets.PRESETS.values())
         + " (default: %(default)s; --steps, --crops and --crop-size override its values)",
     )
@@ -200,7 +200,9 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     parser.add_argument(
-        "--jit", action="store_true", help="compile the whole step with XLA (faster on GPUs)"
+        "--jit",
+        action="store_true",
+        help="compile the model's forward and backward pass with XLA (faster on GPUs)",
     )
 
 
@@ -257,16 +259,14 @@ def _objective(
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    """The keywords of the run: the preset's values where the command line gives none."""
-    preset = presets.get(args.preset)
-    steps, crops, crop_size = preset.apply(
-        args.steps, presets.FROM_PRESET if args.crops is None else args.crops, args.crop_size
-    )
-    settings = {
-        "steps": steps,
-        "crops": crops,
+    """The keywords of the run, as the command line gives them: what it leaves out is the
+    preset's (resolved by :class:`xmaco.settings.RunSettings`, as for the Python API)."""
+    given = {
+        "preset": args.preset,
+        "steps": args.steps,
+        "crops": args.crops,
         "image_size": args.image_size,
-        "crop_size": crop_size,
+        "crop_size": args.crop_size,
         "noise": args.noise,
         "values_range": args.values_range,
         "seed": args.seed,
@@ -274,9 +274,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "jit_compile": args.jit,
         "model_input_size": args.model_input_size,
     }
-    if args.method == "maco":
-        settings["preset"] = preset.name
-    return settings
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _class_layer(model: Any) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._checks import check_count, check_integer
-from ..engine import _input_size
+from ..engine import input_size_of
 from ..result import Result
 from ._common import check_crop_sides, crop_boxes
 
@@ -135,7 +135,7 @@ def hold(
     batch_size = check_count(batch_size, "batch_size", minimum=1)
     low, high = check_crop_sides(crop_sides)
     seed = check_integer(seed, "seed")
-    size = _input_size(objective.model, model_input_size)
+    size = input_size_of(objective.model, model_input_size)
 
     # One set of boxes for every picture: pictures of one size are read on the same crops.
     height, width = images.shape[1:3]
