@@ -10,8 +10,8 @@ before the first step, ``on_step_end`` after every step, ``on_run_end`` with the
 from __future__ import annotations
 
 from ._base import Callback, CallbackList, RunView
-from ._logger import CSVLogger
 from ._frames import Animation, Snapshots
+from ._logger import CSVLogger
 from ._progress import ProgressBar
 
 # In reading order (the API page follows it): the protocol, then the callbacks provided.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from ..transforms import _gather_crop
+from .._resample import gather_crop
 
 if TYPE_CHECKING:
     from ._objective import Objective
@@ -96,7 +96,7 @@ class CompiledObjective:
         for stack, members in self._groups:
             rows = visualization if len(stack) > 1 else tf.zeros_like(visualization)
             # the gather formulation of crop_and_resize: XLA compiles it, the kernel it lacks
-            crops = _gather_crop(tf.constant(stack), tf.cast(boxes, tf.float32), rows, size)
+            crops = gather_crop(tf.constant(stack), tf.cast(boxes, tf.float32), rows, size)
             outputs = self.reference_model(tf.stop_gradient(crops), training=False)
             if not isinstance(outputs, (list, tuple)):
                 outputs = [outputs]
