@@ -43,7 +43,25 @@ class constant:  # noqa: N801 - named like a function, as the other constructors
 
 
 @dataclasses.dataclass(frozen=True)
-class linear:  # noqa: N801
+class _Ramp:
+    """From ``start`` at step 0 to ``end`` at step ``steps - 1``, then flat; each subclass is
+    one shape of the way between them and describes itself under its own name."""
+
+    start: float
+    end: float
+    steps: int
+
+    def __post_init__(self) -> None:
+        _check_number(self.start, "start")
+        _check_number(self.end, "end")
+        _check_steps(self.steps)
+
+    def describe(self) -> dict[str, Any]:
+        return {"schedule": type(self).__name__, **dataclasses.asdict(self)}
+
+
+@dataclasses.dataclass(frozen=True)
+class linear(_Ramp):  # noqa: N801
     """Linear interpolation from ``start`` (step 0) to ``end`` (step ``steps - 1``), then flat.
 
     Example
@@ -53,25 +71,13 @@ class linear:  # noqa: N801
     (0.5, 0.05, 0.05)
     """
 
-    start: float
-    end: float
-    steps: int
-
-    def __post_init__(self) -> None:
-        _check_number(self.start, "start")
-        _check_number(self.end, "end")
-        _check_steps(self.steps)
-
     def __call__(self, step: Any) -> Any:
         t = _progress(step, self.steps)
         return self.start + (self.end - self.start) * t
 
-    def describe(self) -> dict[str, Any]:
-        return {"schedule": "linear", **dataclasses.asdict(self)}
-
 
 @dataclasses.dataclass(frozen=True)
-class cosine:  # noqa: N801
+class cosine(_Ramp):  # noqa: N801
     """Half-cosine from ``start`` to ``end`` over ``steps``, then flat.
 
     Example
@@ -81,23 +87,11 @@ class cosine:  # noqa: N801
     [1.0, 0.5, 0.0]
     """
 
-    start: float
-    end: float
-    steps: int
-
-    def __post_init__(self) -> None:
-        _check_number(self.start, "start")
-        _check_number(self.end, "end")
-        _check_steps(self.steps)
-
     def __call__(self, step: Any) -> Any:
         t = _progress(step, self.steps)
         tf = _tensorflow_of(t)
         weight = 0.5 * (1.0 + (math.cos(math.pi * t) if tf is None else tf.cos(math.pi * t)))
         return self.end + (self.start - self.end) * weight
-
-    def describe(self) -> dict[str, Any]:
-        return {"schedule": "cosine", **dataclasses.asdict(self)}
 
 
 def as_schedule(
