@@ -50,14 +50,13 @@ __all__ = ["DEMO_CLASSES", "DEMO_CROP_SIDE", "DEMO_SETTINGS", "add_demo_command"
 EMBEDDED = "efficientnet_lite0"
 # Five ImageNet classes with distinctive colours and textures, which MACO renders recognisably.
 DEMO_CLASSES = (1, 84, 130, 327, 949)
-# Sized to finish in about three minutes on a 2-core CPU (see README, "Settings and timings").
+# Sized to finish in minutes on a 2-core CPU (timings: README, "Settings and timings").
 DEMO_SETTINGS = {"steps": 128, "crops": 6, "image_size": 256}
 DEMO_SEED = 0
 # The crops shrink from half the canvas side to a fifth, not to 0.05 as in the reference: the
 # last steps then refine whole objects, at the scale the contact sheet judges them (the central
-# half), rather than small details. At the reference steps, crops and canvas (--full), 0.5 ->
-# 0.2 gave 5 of 5 top-1 on the central half and 0.5 -> 0.05 gave 3 of 5 (README, "Settings
-# and timings").
+# half), rather than small details; at the reference steps, crops and canvas (--full) this
+# schedule recognised more of the five classes (README, "Settings and timings").
 DEMO_CROP_SIDE = (0.5, 0.2)
 
 

@@ -4,8 +4,9 @@ A class visualization is a canvas larger than the model input, painted by many s
 its centre is where the crops concentrated. Two checks read it:
 
 - :func:`recognise` is *self-recognition*: the model that made the pictures classifies their
-  central part. It is a quick check of a run, but a circular one: a picture can score 0.999 on
-  its maker and still be an adversarial pattern that no other network sees as the class.
+  central part. It is a quick check of a run, but a circular one: a picture can score near
+  certainty on its maker and still be an adversarial pattern that no other network sees as the
+  class.
 - :func:`transfer` asks *judges*, networks that did not make the pictures (by default
   EfficientNet-Lite1, EfficientNet-Lite2 and MobileNet v1 0.25), what they see in the central
   half and in random crops, each at its own resolution and value range. A picture that other

@@ -51,7 +51,9 @@ _EPSILON = 1e-3
 
 
 def efficientnet_lite0(weights: str | None = "imagenet") -> keras.Model:
-    """EfficientNet-Lite0 (4.7 M parameters, 75 % ImageNet top-1) as a Keras Functional model.
+    """EfficientNet-Lite0 (4.7 M parameters) as a Keras Functional model.
+
+    Its ImageNet accuracy and how it was checked are on the model zoo page (docs/zoo.md).
 
     Parameters
     ----------
