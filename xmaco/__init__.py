@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         callbacks,
         color,
         concepts,
+        devices,
         evaluate,
         export,
         gallery,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         plot,
         presets,
         schedules,
+        settings,
         spectrum,
         transforms,
         zoo,
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from .inversion import invert
     from .objectives import Objective
     from .result import Result
+    from .settings import RunSettings
 
 __version__ = "0.1.0"
 
@@ -77,6 +80,7 @@ __all__ = [
     "pixel",
     "visualize",
     "invert",
+    "RunSettings",
     "NonFiniteError",
     "OutOfMemoryError",
     "callbacks",
@@ -84,6 +88,8 @@ __all__ = [
     "parameterizations",
     "presets",
     "schedules",
+    "settings",
+    "devices",
     "spectrum",
     "transforms",
     "concepts",
@@ -105,6 +111,7 @@ _DEFINED_IN = {
     "pixel": "engine",
     "visualize": "engine",
     "invert": "inversion",
+    "RunSettings": "settings",
     "NonFiniteError": "errors",
     "OutOfMemoryError": "errors",
 }
