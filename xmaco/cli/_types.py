@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 
 __all__ = ["fraction", "neuron", "non_negative", "non_negative_int", "positive_int", "prefix"]
 
@@ -54,10 +55,7 @@ def fraction(text: str) -> float:
     ...
     argparse.ArgumentTypeError: expected a number in (0, 1], received '0'
     """
-    value = _number(text, "a number in (0, 1]")
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], received {text!r}")
-    return value
+    return _number(text, "a number in (0, 1]", lambda value: 0.0 < value <= 1.0)
 
 
 def non_negative(text: str) -> float:
@@ -72,10 +70,7 @@ def non_negative(text: str) -> float:
     ...
     argparse.ArgumentTypeError: expected a non-negative number, received 'nan'
     """
-    value = _number(text, "a non-negative number")
-    if value < 0.0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, received {text!r}")
-    return value
+    return _number(text, "a non-negative number", lambda value: value >= 0.0)
 
 
 def prefix(text: str) -> str:
@@ -128,11 +123,12 @@ def _at_least(text: str, minimum: int, expected: str) -> int:
     return value
 
 
-def _number(text: str, expected: str) -> float:
+def _number(text: str, expected: str, valid: Callable[[float], bool]) -> float:
+    """``text`` as a finite number for which ``valid`` holds."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not math.isfinite(value):
+    if not (math.isfinite(value) and valid(value)):
         raise argparse.ArgumentTypeError(f"expected {expected}, received {text!r}")
     return value
