@@ -42,7 +42,6 @@ def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], li
             f"Expected layer '{layer}' to have a fully known output shape to address a neuron. "
             f"Received: output shape {(None, *shape)}"
         )
-    total = int(np.prod(shape))
     is_coord = (
         isinstance(index, tuple) and index and all(isinstance(i, numbers.Integral) for i in index)
     )
@@ -54,42 +53,52 @@ def _neuron_indices(index: Any, shape: tuple, layer: str) -> tuple[list[int], li
     flat, labels = [], []
     for item in items:
         if isinstance(item, (tuple, list, np.ndarray)) and not isinstance(item, str):
-            if any(
-                isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Integral, np.integer))
-                for c in item
-            ):
-                raise TypeError(
-                    f"Expected index to be a tuple of integer coordinates. Received: "
-                    f"index={tuple(item)!r}"
-                )
-            coords = tuple(int(c) for c in item)
-            if len(coords) != len(shape) or any(
-                not 0 <= c < d for c, d in zip(coords, shape, strict=False)
-            ):
-                raise ValueError(
-                    f"Expected index to be coordinates within the output shape {shape} of "
-                    f"layer '{layer}'. Received: index={coords}"
-                )
-            flat.append(int(np.ravel_multi_index(coords, shape)))
-            labels.append(f"{layer}:neuron {coords}")
+            unit, label = _coordinates(item, shape, layer)
         elif isinstance(item, numbers.Integral) and not isinstance(item, (bool, np.bool_)):
-            if not 0 <= int(item) < total:
-                raise ValueError(
-                    f"Expected index to be in [0, {total - 1}] (the units of layer '{layer}', "
-                    f"shape {shape}). Received: index={int(item)}"
-                )
-            flat.append(int(item))
-            labels.append(
-                f"{layer}[{int(item)}]"
-                if len(shape) == 1
-                else f"{layer}:neuron {tuple(int(c) for c in np.unravel_index(int(item), shape))}"
-            )
+            unit, label = _flat_unit(item, shape, layer)
         else:
             raise TypeError(
                 f"Expected index to be an int or a tuple of ints. Received: "
                 f"index={item!r} of type {type(item).__name__}"
             )
+        flat.append(unit)
+        labels.append(label)
     return flat, labels
+
+
+def _coordinates(item: Any, shape: tuple, layer: str) -> tuple[int, str]:
+    """The flat index and label of a unit given by its coordinates in the layer's output."""
+    if any(
+        isinstance(c, (bool, np.bool_)) or not isinstance(c, (numbers.Integral, np.integer))
+        for c in item
+    ):
+        raise TypeError(
+            f"Expected index to be a tuple of integer coordinates. Received: index={tuple(item)!r}"
+        )
+    coords = tuple(int(c) for c in item)
+    if len(coords) != len(shape) or any(
+        not 0 <= c < d for c, d in zip(coords, shape, strict=False)
+    ):
+        raise ValueError(
+            f"Expected index to be coordinates within the output shape {shape} of "
+            f"layer '{layer}'. Received: index={coords}"
+        )
+    return int(np.ravel_multi_index(coords, shape)), f"{layer}:neuron {coords}"
+
+
+def _flat_unit(item: Any, shape: tuple, layer: str) -> tuple[int, str]:
+    """A unit given by its flat index, and its label (its coordinates when the layer has
+    several axes)."""
+    total = int(np.prod(shape))
+    if not 0 <= int(item) < total:
+        raise ValueError(
+            f"Expected index to be in [0, {total - 1}] (the units of layer '{layer}', "
+            f"shape {shape}). Received: index={int(item)}"
+        )
+    if len(shape) == 1:
+        return int(item), f"{layer}[{int(item)}]"
+    coords = tuple(int(c) for c in np.unravel_index(int(item), shape))
+    return int(item), f"{layer}:neuron {coords}"
 
 
 def _vectors(vector: Any, channels: int, layer: str) -> np.ndarray:
