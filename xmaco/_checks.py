@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 
 __all__ = [
     "check_batch",
+    "check_choice",
     "check_count",
     "check_file_path",
     "check_fraction",
@@ -34,6 +36,29 @@ __all__ = [
     "is_int",
     "is_number",
 ]
+
+
+def check_choice(value: Any, argument: str, choices: Sequence[Any]) -> Any:
+    """``value`` if it equals one of ``choices`` (a bool never stands for 1 or 0).
+
+    Example
+    -------
+    >>> check_choice(None, "weights", ("imagenet", None)) is None
+    True
+    >>> check_choice(True, "channels", (1, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected channels to be 1 or 3. Received: channels=True
+    """
+    if isinstance(value, bool) and not any(choice is value for choice in choices):
+        valid = False
+    else:
+        valid = value in tuple(choices)
+    if not valid:
+        listed = [repr(choice) for choice in choices]
+        expected = " or ".join(listed) if len(listed) <= 2 else f"one of {', '.join(listed)}"
+        raise ValueError(f"Expected {argument} to be {expected}. Received: {argument}={value!r}")
+    return value
 
 
 def check_count(value: Any, argument: str, minimum: int) -> int:

