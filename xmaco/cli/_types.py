@@ -16,7 +16,15 @@ import argparse
 import math
 from collections.abc import Callable
 
-__all__ = ["fraction", "neuron", "non_negative", "non_negative_int", "positive_int", "prefix"]
+__all__ = [
+    "fraction",
+    "neuron",
+    "non_negative",
+    "non_negative_int",
+    "positive_int",
+    "power_of_two",
+    "prefix",
+]
 
 
 def positive_int(text: str) -> int:
@@ -41,6 +49,24 @@ def non_negative_int(text: str) -> int:
     (0, 12)
     """
     return _at_least(text, 0, "a non-negative integer")
+
+
+def power_of_two(text: str) -> int:
+    """``text`` as a power of two >= 2.
+
+    Example
+    -------
+    >>> power_of_two("32")
+    32
+    >>> power_of_two("24")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a power of two >= 2, received '24'
+    """
+    value = _at_least(text, 2, "a power of two >= 2")
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"expected a power of two >= 2, received {text!r}")
+    return value
 
 
 def fraction(text: str) -> float:

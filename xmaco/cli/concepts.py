@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from xmaco import zoo
 from xmaco._html import REPORT_CSS, document
+from xmaco.cli._types import non_negative_int, positive_int, power_of_two
 from xmaco.files import atomic_write, ensure_writable_dir
 
 __all__ = ["add_concepts_command", "run_concepts"]
@@ -108,21 +109,21 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--rank",
-        type=_positive,
+        type=positive_int,
         default=10,
         metavar="K",
         help="concepts per class (default: %(default)s)",
     )
     parser.add_argument(
         "--image-crops",
-        type=_positive,
+        type=positive_int,
         default=32,
         metavar="N",
         help="random crops per image for the factorisation (default: %(default)s)",
     )
     parser.add_argument(
         "--top",
-        type=_positive,
+        type=positive_int,
         default=6,
         metavar="M",
         help="crops shown per concept (default: %(default)s)",
@@ -137,7 +138,7 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--designs",
-        type=_power_of_two,
+        type=power_of_two,
         default=32,
         metavar="N",
         help="Sobol designs, a power of two: the estimate costs N x (rank + 2) passes of the "
@@ -151,7 +152,7 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--refine-top",
-        type=_positive,
+        type=positive_int,
         default=1,
         metavar="N",
         help="with --refine-layer: how many of the most important concepts to split "
@@ -159,7 +160,7 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sub-rank",
-        type=_positive,
+        type=positive_int,
         default=3,
         metavar="K",
         help="with --refine-layer: sub-concepts per split concept (default: %(default)s)",
@@ -176,35 +177,35 @@ def _add_visualization_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--steps",
-        type=_positive,
+        type=positive_int,
         default=256,
         metavar="N",
         help="MACO optimisation steps (default: %(default)s)",
     )
     parser.add_argument(
         "--crops",
-        type=_positive,
+        type=positive_int,
         default=16,
         metavar="N",
         help="MACO crops per step and concept (default: %(default)s)",
     )
     parser.add_argument(
         "--image-size",
-        type=_positive,
+        type=positive_int,
         default=256,
         metavar="PX",
         help="side of the MACO canvas in pixels (default: %(default)s)",
     )
     parser.add_argument(
         "--seed",
-        type=_natural,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="seed of the crops, the factorisation and the visualizations (default: %(default)s)",
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="images per model call during the visualization (micro-batches bound the memory)",
     )
@@ -336,31 +337,3 @@ def _index(path: Path, pages: list) -> Path:
 
 def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "class"
-
-
-def _positive(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
-
-
-def _power_of_two(text: str) -> int:
-    value = _integer(text)
-    if value < 2 or value & (value - 1):
-        raise argparse.ArgumentTypeError(f"expected a power of two >= 2, received {text!r}")
-    return value
-
-
-def _natural(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, received {text!r}")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
