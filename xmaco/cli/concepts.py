@@ -73,13 +73,15 @@ def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     _add_discovery_options(parser)
+    _add_ranking_options(parser)
     _add_visualization_options(parser)
     parser.set_defaults(handler=run_concepts)
     return parser
 
 
 def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
-    """What to factorise: the model, the classes and their images, the layer, the rank."""
+    """What to factorise: the model, the classes and their images, the layer, the rank, and
+    the crops shown per concept."""
     parser.add_argument(
         "--model",
         default="efficientnet_lite0",
@@ -128,6 +130,10 @@ def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
         metavar="M",
         help="crops shown per concept (default: %(default)s)",
     )
+
+
+def _add_ranking_options(parser: argparse.ArgumentParser) -> None:
+    """How the concepts are ranked, and which of them are split into sub-concepts."""
     parser.add_argument(
         "--importance",
         choices=("sobol", "share"),
