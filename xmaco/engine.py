@@ -11,7 +11,7 @@ and non-finite values.
 
 from __future__ import annotations
 
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any
 
 from . import presets
 from ._run import Run, input_size_of, values_range_of
@@ -21,6 +21,9 @@ from .objectives import Objective
 from .parameterizations import Fourier, Maco, Parameterization, Pixel
 from .result import Result
 from .settings import RunKeywords, RunSettings
+
+if TYPE_CHECKING:  # Python >= 3.11; the annotations are not evaluated at run time
+    from typing import Unpack
 
 __all__ = [
     "maco",
