@@ -118,11 +118,7 @@ def fourier(
     callbacks
         As in :func:`maco`.
     **settings
-        The run's keywords (``steps``, ``crops``, ``image_size``, ``crop_size``,
-        ``crop_padding``, ``noise``, ``transforms``, ``learning_rate``, ``optimizer``,
-        ``values_range``, ``seed``, ``batch_size``, ``jit_compile``, ``mixed_precision``,
-        ``strategy``, ``model_input_size``, ``verbose``, ``preset``), checked and resolved
-        once by :class:`xmaco.settings.RunSettings`, which documents each.
+        As in :func:`maco`.
 
     Example
     -------
@@ -153,11 +149,7 @@ def pixel(
     callbacks
         As in :func:`maco`.
     **settings
-        The run's keywords (``steps``, ``crops``, ``image_size``, ``crop_size``,
-        ``crop_padding``, ``noise``, ``transforms``, ``learning_rate``, ``optimizer``,
-        ``values_range``, ``seed``, ``batch_size``, ``jit_compile``, ``mixed_precision``,
-        ``strategy``, ``model_input_size``, ``verbose``, ``preset``), checked and resolved
-        once by :class:`xmaco.settings.RunSettings`, which documents each.
+        As in :func:`maco`.
 
     Example
     -------
@@ -191,11 +183,7 @@ def visualize(
     settings
         Ready :class:`~xmaco.settings.RunSettings`; or give their keywords instead.
     **keywords
-        The run's keywords (``steps``, ``crops``, ``image_size``, ``crop_size``,
-        ``crop_padding``, ``noise``, ``transforms``, ``learning_rate``, ``optimizer``,
-        ``values_range``, ``seed``, ``batch_size``, ``jit_compile``, ``mixed_precision``,
-        ``strategy``, ``model_input_size``, ``verbose``, ``preset``), checked and resolved
-        once by :class:`xmaco.settings.RunSettings`, which documents each.
+        The settings' keywords, as in :func:`maco`.
 
     Example
     -------
