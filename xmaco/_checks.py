@@ -62,7 +62,7 @@ def check_choice(value: Any, argument: str, choices: Sequence[Any]) -> Any:
 
 
 def check_count(value: Any, argument: str, minimum: int) -> int:
-    """``value`` as an int >= ``minimum`` (0 or 1), not a bool.
+    """``value`` as an int >= ``minimum``, not a bool (NumPy integers are ints).
 
     Example
     -------
@@ -70,9 +70,15 @@ def check_count(value: Any, argument: str, minimum: int) -> int:
     Traceback (most recent call last):
     ...
     ValueError: Expected crops to be a positive integer. Received: crops=0
+    >>> check_count(1, "rank", minimum=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected rank to be an integer >= 2. Received: rank=1
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        expected = "a positive integer" if minimum == 1 else "a non-negative integer"
+        expected = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
         raise ValueError(f"Expected {argument} to be {expected}. Received: {argument}={value!r}")
     return int(value)
 
