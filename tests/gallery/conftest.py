@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 import keras
+import numpy as np
 import pytest
 
 from xmaco.gallery import add_gallery_command
@@ -18,6 +19,10 @@ from xmaco.gallery import add_gallery_command
 CLASSES = 6
 # The fastest settings that still run the whole pipeline: 2 steps of 2 crops on a 32 px canvas.
 FAST = ["--steps", "2", "--crops", "2", "--image-size", "32"]
+# Concepts of the tiny model's conv2 (16 channels) from the ``photos`` fixture, the first split
+# at conv1; 8 Sobol designs instead of 32, for speed.
+CONCEPTS = ["--concept-layer", "conv2", "--concept-rank", "4", "--concept-image-crops", "16"]
+CONCEPTS += ["--concept-designs", "8", "--concept-refine-layer", "conv1", "--concept-sub-rank", "2"]
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +110,21 @@ def reference_site(tmp_path_factory, model_path) -> Path:
     return site
 
 
+@pytest.fixture(scope="session")
+def concepts_argv(model_path, photos) -> list[str]:
+    """``xmaco gallery`` options of the 6 classes with the concepts of classes 1 and 4."""
+    argv = ["--model", model_path, "--classes", "all", *FAST, "--batch", "2"]
+    return [*argv, "--concepts-from", str(photos), *CONCEPTS]
+
+
+@pytest.fixture(scope="session")
+def concept_site(tmp_path_factory, concepts_argv) -> Path:
+    """The 6 classes of the tiny model with the concepts of classes 1 and 4 (read only)."""
+    site = tmp_path_factory.mktemp("concepts") / "site"
+    assert _gallery(*concepts_argv, "--out", str(site), "--quiet") == 0
+    return site
+
+
 @pytest.fixture
 def site_copy(reference_site, tmp_path) -> Path:
     """A writable copy of the reference site."""
@@ -133,6 +153,22 @@ def recorded_entries():
 def check_site():
     """``check_site(site)``: links and images of the site are whole; returns the linked keys."""
     return _check_site
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> Path:
+    """``--concepts-from`` photos: scikit-image's tabby cat (class 1) and espresso (class 4),
+    three overlapping crops of each saved as JPEG files."""
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("photos")
+    for folder, picture in (("1", data.chelsea()), ("4", data.coffee())):
+        (root / folder).mkdir()
+        height, width = picture.shape[:2]
+        for number, (top, left) in enumerate([(0, 0), (height // 4, width // 4), (0, width // 4)]):
+            crop = picture[top : top + 3 * height // 4, left : left + 3 * width // 4]
+            cv2.imwrite(str(root / folder / f"{number}.jpg"), np.ascontiguousarray(crop[..., ::-1]))
+    return root
 
 
 @pytest.fixture(scope="session")

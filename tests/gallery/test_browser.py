@@ -112,3 +112,56 @@ def test_the_site_works_from_an_http_server(browser, reference_site):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_class_pages_show_their_concepts_ranked(browser, concept_site):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    for key in ("class-0001", "class-0004"):
+        page.goto((concept_site / "items" / f"{key}.html").as_uri())
+        page.wait_for_load_state("load")
+        top_level = page.locator("#concepts > ol > li.concept")
+        assert top_level.count() == 4
+        importances = [
+            float(v)
+            for v in top_level.evaluate_all("items => items.map(item => item.dataset.importance)")
+        ]
+        assert importances == sorted(importances, reverse=True)
+        # the bars are drawn in the same order, the largest full width
+        widths = page.eval_on_selector_all(
+            "#concepts > ol > li.concept > .concept-body > .importance .bar",
+            "bars => bars.map(bar => bar.getBoundingClientRect().width)",
+        )
+        assert widths == sorted(widths, reverse=True) and widths[0] > widths[-1]
+        # every picture, crop and attribution overlay loads (lazily, as the page scrolls)
+        shown = "Array.from(document.querySelectorAll('#concepts img'))"
+        shown += ".filter(image => !image.closest('details'))"
+        page.evaluate(f"{shown}.forEach(image => image.scrollIntoView())")
+        page.wait_for_function(f"{shown}.every(image => image.complete && image.naturalWidth)")
+        for selector, count in (
+            ("#concepts > ol > li.concept > figure img", 4),
+            ("#concepts > ol > li.concept > .concept-body > .crops img", 4 * 8),
+            ("#concepts > ol > li.concept > .concept-body > figure.attribution img", 4),
+        ):
+            loaded = page.eval_on_selector_all(
+                selector, "images => images.map(image => image.naturalWidth > 0)"
+            )
+            assert loaded == [True] * count, selector
+        # the sub-concepts are folded under the most important concept, and open on a click
+        folded = page.locator("details.sub-concepts")
+        assert folded.count() == 1
+        assert page.locator("details.sub-concepts li.concept").first.is_hidden()
+        folded.locator("summary").click()
+        assert page.locator("details.sub-concepts li.concept").count() == 2
+        assert page.locator("details.sub-concepts li.concept").first.is_visible()
+        inside = "Array.from(document.querySelectorAll('details.sub-concepts img'))"
+        page.evaluate(f"{inside}.forEach(image => image.scrollIntoView())")
+        page.wait_for_function(f"{inside}.every(image => image.complete && image.naturalWidth)")
+        page.screenshot(path=str(ARTIFACTS / f"{key}-concepts.png"), full_page=True)
+        # the class picture's toggle still works above them
+        page.click("#toggle")
+        page.wait_for_function("document.getElementById('picture').src.endsWith('-overlay.webp')")
+    assert errors == []
+    page.close()

@@ -18,9 +18,9 @@ PAUSED_GALLERY = textwrap.dedent(
     """
     import runpy, sys
 
-    from xmaco.gallery import runner
+    from xmaco.gallery import _runs
 
-    write_images, written, stop = runner.write_images, [], int(sys.argv[1])
+    write_images, written, stop = _runs.write_images, [], int(sys.argv[1])
 
     def write_then_wait(*args, **kwargs):
         files = write_images(*args, **kwargs)
@@ -30,7 +30,7 @@ PAUSED_GALLERY = textwrap.dedent(
             sys.stdin.readline()  # never answered
         return files
 
-    runner.write_images = write_then_wait
+    _runs.write_images = write_then_wait
     sys.argv = ["xmaco.gallery", *sys.argv[2:]]
     runpy.run_module("xmaco.gallery", run_name="__main__")
     """

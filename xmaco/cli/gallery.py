@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from xmaco import presets
 from xmaco._startup import list_devices
+from xmaco.cli._gallery_concepts import add_concept_options, concept_settings
 from xmaco.cli._types import non_negative_int, positive_int
 from xmaco.errors import OutOfMemoryError
 from xmaco.gallery.items import parse_shard
@@ -48,7 +49,9 @@ _EPILOG = """examples:
   xmaco gallery --classes all --out site
   xmaco gallery --classes "goldfish,great white shark,130" --steps 128 --out site
   xmaco gallery --layer block3_out --channels 0-63 --out site
+  xmaco gallery --classes 0-9 --concepts-from photos --out site  # photos/<class>/*.jpg
   xmaco gallery --classes all --shard 3/8 --out site     # one of 8 cluster jobs
+  xmaco gallery --classes all --shard auto --out site    # in a Slurm array or K8s Indexed Job
   xmaco gallery --assemble --out site                    # once all 8 are done
 """
 
@@ -100,6 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """
     _add_selection(parser)
     _add_settings(parser)
+    add_concept_options(parser)
     _add_run_options(parser)
 
 
@@ -207,7 +211,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         type=_shard,
         metavar="I/N",
         help="compute only shard I of N (0 <= I < N): blocks of --batch indices dealt "
-        "round-robin; each shard keeps its own manifest in the same site folder",
+        "round-robin; each shard keeps its own manifest in the same site folder. 'auto': "
+        "I and N from a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, "
+        "SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, and "
+        "XMACO_SHARD_COUNT set to its completions)",
     )
     parser.add_argument(
         "--assemble",
@@ -264,6 +271,8 @@ def run_command(args: argparse.Namespace) -> int:
         values_range=None if args.values_range is None else tuple(args.values_range),
         spectrum=args.spectrum,
     )
+    if args.shard == "auto":
+        args.shard = _environment_shard(log)
     try:
         summary = _generate(args, settings, log)
     except OutOfMemoryError as error:
@@ -287,6 +296,7 @@ def _assemble(args: argparse.Namespace, log: Any) -> int:
             ("--channels", args.channels),
             ("--shard", args.shard),
             ("--force", args.force),
+            ("--concepts-from", args.concepts_from),
         )
         if given
     ]
@@ -317,6 +327,7 @@ def _generate(args: argparse.Namespace, settings: Settings, log: Any) -> Summary
         strategy=_strategy(args.mirrored),
         command=_command(args),
         log=log,
+        concepts=concept_settings(args),
     )
 
 
@@ -353,6 +364,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _EXIT_ERROR
 
 
+def _environment_shard(log: Any) -> tuple[int, int]:
+    """``--shard auto``: the shard of this Slurm array task or Kubernetes Indexed Job pod."""
+    from xmaco.gallery.environment import shard_from_environment
+
+    index, count, source = shard_from_environment()
+    if log is not None:
+        log(f"shard {index}/{count} (from {source})")
+    return index, count
+
+
 def _strategy(mirrored: bool) -> Any:
     """``tf.distribute.MirroredStrategy()`` over this host's GPUs (its CPU when it has none)."""
     if not mirrored:
@@ -378,6 +399,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--values-range", *(f"{value:g}" for value in args.values_range)]
     if args.spectrum is not None:
         words += ["--spectrum", args.spectrum]
+    if args.concepts_from is not None:
+        words += concept_settings(args).options()
     words += ["--batch", str(args.batch)]
     if args.batch_size is not None:
         words += ["--batch-size", str(args.batch_size)]
@@ -398,6 +421,12 @@ def _report(summary: Summary, quiet: bool) -> None:
             f"{len(summary.computed)} visualization(s) in {summary.seconds:.0f}s of MACO runs "
             f"({summary.per_hour:.0f} per hour), {summary.skipped} already finished"
         )
+    if summary.concepts:
+        per_class = summary.concept_seconds / len(summary.concepts)
+        print(
+            f"Concepts of {len(summary.concepts)} class(es) in {summary.concept_seconds:.0f}s "
+            f"({per_class:.1f}s per class)"
+        )
     if summary.failed:
         print(f"{len(summary.failed)} item(s) failed (non-finite values): rerun to retry them")
     print(f"Site: {summary.site}")
@@ -407,7 +436,9 @@ def _log(line: str) -> None:
     print(f"xmaco gallery: {line}", file=sys.stderr, flush=True)
 
 
-def _shard(text: str) -> tuple[int, int]:
+def _shard(text: str) -> tuple[int, int] | str:
+    if text.strip().casefold() == "auto":
+        return "auto"  # read from the environment when the command runs, not when parsed
     try:
         return parse_shard(text)
     except ValueError as error:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from xmaco._html import GALLERY_CSS, document
+from xmaco.gallery._concept_pages import CONCEPTS_STYLE, concepts_reproduce, concepts_section
 from xmaco.gallery.manifest import Manifest
 
 __all__ = ["duration", "index_page", "item_page"]
@@ -78,8 +79,8 @@ document.addEventListener("keydown", (event) => {
 """
 
 
-def _page(title: str, body: str, script: str) -> str:
-    return document(title, body, GALLERY_CSS, script=script, viewport=True)
+def _page(title: str, body: str, script: str, style: str = "") -> str:
+    return document(title, body, GALLERY_CSS + style, script=script, viewport=True)
 
 
 def index_page(
@@ -153,9 +154,10 @@ def item_page(
     entry: dict[str, Any],
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
-    concepts: list[dict[str, Any]],
+    concepts: dict[str, Any],
 ) -> str:
-    """The page of one entry: picture and overlay, objective curve, concepts, how to redo it."""
+    """The page of one entry: picture and overlay, objective curve, concepts (a record of
+    :func:`xmaco.gallery.site.concept_record`), how to redo them."""
     settings = entry["settings"]
     what = "class" if entry["kind"] == "class" else "channel"
     title = f"{entry['label']} ({what} {entry['index']})"
@@ -184,32 +186,17 @@ model {_e(settings["model"])}</small></h1>
 {_curve(entry["history"], entry["objective"])}
 </section>
 </div>
-{_concepts_section(concepts)}
+{concepts_section(concepts)}
 <section>
 <h2>Reproduce</h2>
 {_settings_table(entry)}
 <p>The same item in a new gallery:</p>
 <pre><code>{_e(_gallery_command(entry))}</code></pre>
 {_visualize_section(entry)}
+{concepts_reproduce(concepts, entry, _gallery_command(entry))}
 </section>"""
-    return _page(f"{title} - xmaco gallery", body, _ITEM_SCRIPT)
-
-
-def _concepts_section(concepts: list[dict[str, Any]]) -> str:
-    if not concepts:
-        return ""
-    figures = "\n".join(
-        f'<figure><img src="{_url("../" + concept["image"])}" alt="{_e(concept["label"])}" '
-        f'loading="lazy"><figcaption>{_e(concept["label"])}'
-        + (
-            ""
-            if concept["importance"] is None
-            else f' <span class="muted">importance {concept["importance"]:.3g}</span>'
-        )
-        + "</figcaption></figure>"
-        for concept in concepts
-    )
-    return f'<section>\n<h2>Concepts</h2>\n<div class="concepts">\n{figures}\n</div>\n</section>'
+    style = CONCEPTS_STYLE if concepts.get("concepts") else ""
+    return _page(f"{title} - xmaco gallery", body, _ITEM_SCRIPT, style)
 
 
 def _settings_table(entry: dict[str, Any]) -> str:

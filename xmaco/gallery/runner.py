@@ -19,32 +19,22 @@ import dataclasses
 import hashlib
 import numbers
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from xmaco import presets
-from xmaco.gallery._pages import duration
-from xmaco.gallery.items import Item, batches, select, shard
+from xmaco.gallery._runs import Job
+from xmaco.gallery.class_concepts import ConceptSettings, ConceptStep
+from xmaco.gallery.items import Item, select, shard
 from xmaco.gallery.manifest import Manifest, finished, manifest_name, read_all, settings_hash
-from xmaco.gallery.site import remove_stale_temporary_files, write_images, write_site
+from xmaco.gallery.site import remove_stale_temporary_files, write_site
 
-__all__ = ["NOISE", "Settings", "Summary", "assemble", "generate", "load_model"]
+__all__ = ["NOISE", "ConceptSettings", "Settings", "Summary", "assemble", "generate", "load_model"]
 
 #: Crop noise of every gallery run (the MACO reference value), part of the settings hash.
 NOISE = 0.08
 _EMBEDDED = "efficientnet_lite0"
-_ENGINE_KEYS = (
-    "method",
-    "spectrum",
-    "crop_size",
-    "noise",
-    "learning_rate",
-    "optimizer",
-    "model_input_size",
-    "values_range",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +122,11 @@ class Summary:
     missing
         For :func:`assemble`: keys selected by some manifest and not finished.
     seconds
-        Time spent in MACO runs.
+        Time spent in MACO runs of the items.
+    concepts
+        Item keys whose concepts this invocation computed (``concepts=`` of :func:`generate`).
+    concept_seconds
+        Time spent on them: discovery, importance and MACO runs of the concepts.
 
     Example
     -------
@@ -150,6 +144,8 @@ class Summary:
     failed: list[str]
     missing: list[str]
     seconds: float
+    concepts: list[str] = dataclasses.field(default_factory=list)
+    concept_seconds: float = 0.0
 
     @property
     def per_hour(self) -> float:
@@ -245,6 +241,7 @@ def generate(
     strategy: Any = None,
     command: str = "",
     log: Callable[[str], None] | None = None,
+    concepts: ConceptSettings | None = None,
 ) -> Summary:
     """Visualize the selected items into the site ``out``, resuming where a run stopped.
 
@@ -277,6 +274,10 @@ def generate(
         The command line, recorded in the manifest.
     log
         Called with one line per finished run (None: silent).
+    concepts
+        :class:`ConceptSettings`: for each selected class of this shard with a folder of
+        photos, its concepts, their importance, pictures and best crops on its page
+        (:mod:`xmaco.gallery.class_concepts`), after the class's run; resumed like the items.
 
     Returns
     -------
@@ -285,7 +286,8 @@ def generate(
     Raises
     ------
     ValueError
-        For a bad selection or setting, or when another process writes the same manifest.
+        For a bad selection or setting, bad photo folders, or when another process writes the
+        same manifest.
     xmaco.OutOfMemoryError
         When a run does not fit in memory (lower ``batch`` or set ``batch_size``).
     KeyboardInterrupt
@@ -305,21 +307,21 @@ def generate(
     >>> generate(site, settings, classes="all").computed  # resumes: only the new one
     ['class-0002']
     """
-    import xmaco
     from xmaco.files import ensure_writable_dir
 
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"Expected batch to be a positive integer. Received: batch={batch!r}")
     site = ensure_writable_dir(out, argument="out")
     model = load_model(settings.model)
-    items = select(model, classes=classes, channels=channels, layer=layer)
-    requested = [item.key for item in items]
-    if shard_spec is not None:
-        items = shard(items, shard_spec[0], shard_spec[1], block=batch)
+    everything = select(model, classes=classes, channels=channels, layer=layer)
+    requested = [item.key for item in everything]
+    items = everything if shard_spec is None else shard(everything, *shard_spec, block=batch)
     shown, hashed = _identity(settings, model)
+    engine = _engine(settings, shown, batch_size, jit_compile, strategy)
+    step = _concept_step(concepts, model, items, engine)  # checked before any work
     digests = {item.key: settings_hash(item, hashed) for item in items}
+    job = Job(site, model, shown, digests, engine, log or (lambda line: None), step)
     manifest = Manifest.open(site, manifest_name(shard_spec))
-    say = log or (lambda line: None)
     with manifest.lock():
         remove_stale_temporary_files(site)
         manifest = Manifest.open(site, manifest.name)  # re-read under the lock
@@ -332,52 +334,63 @@ def generate(
             if force or done.get(item.key, {}).get("hash") != digests[item.key]
         ]
         write_site(site)
-        say(
+        job.say(
             f"{len(items)} item(s) selected, {len(items) - len(pending)} already finished, "
             f"{len(pending)} to compute in MACO runs of up to {batch}"
+            + (step.describe(items, everything) if step else "")
         )
-        computed: list[str] = []
-        failed: list[str] = []
-        seconds = 0.0
-        for run in batches(pending, batch):
-            start = time.perf_counter()
-            try:
-                result = _visualize(model, run, shown, settings, batch_size, jit_compile, strategy)
-            except xmaco.NonFiniteError as error:
-                failed += [item.key for item in run]
-                say(f"skipped {_span(run)}: {error}")
-                continue
-            if result.interrupted:
-                raise KeyboardInterrupt
-            elapsed = time.perf_counter() - start
-            images, maps = result.images01(), result.transparency
-            entries = []
-            for i, item in enumerate(run):
-                stem = f"{item.key}-{digests[item.key][:12]}"
-                files = write_images(site, stem, images[i], maps[i])
-                entries.append(_entry(item, digests[item.key], result, i, files, shown, elapsed))
-            replaced = [manifest.entries[item.key] for item in run if item.key in manifest.entries]
-            manifest.record(entries, {"keys": [item.key for item in run], "seconds": elapsed})
-            _remove_unreferenced(site, replaced)
+        outcome = job.compute(manifest, pending, batch)
+        if step is not None:  # the classes finished before this invocation
+            step.run(site, items, digests, job.say, force=force)
             write_site(site)
-            computed += [item.key for item in run]
-            seconds += elapsed
-            left = len(pending) - len(computed) - len(failed)
-            rate = 3600 * len(computed) / seconds
-            say(
-                f"{_span(run)}: {len(run)} in {elapsed:.1f}s ({rate:.0f}/h); "
-                f"{len(computed)} done, {left} to go"
-                + (f", about {duration(left * seconds / len(computed))} left" if left else "")
-            )
     return Summary(
         site=site / "index.html",
         selected=selection,
-        computed=computed,
+        computed=outcome.computed,
         skipped=len(items) - len(pending),
-        failed=failed,
+        failed=outcome.failed + (step.failed if step else []),
         missing=[],
-        seconds=seconds,
+        seconds=outcome.seconds,
+        concepts=step.computed if step else [],
+        concept_seconds=step.seconds if step else 0.0,
     )
+
+
+def _engine(
+    settings: Settings, shown: dict[str, Any], batch_size: Any, jit_compile: bool, strategy: Any
+) -> dict[str, Any]:
+    """The keywords of :func:`xmaco.maco` shared by every run (``seed``: the base seed)."""
+    return {
+        "steps": settings.steps,
+        "crops": settings.crops,
+        "image_size": settings.image_size,
+        "noise": NOISE,
+        "values_range": tuple(shown["values_range"]),
+        "spectrum": settings.spectrum,
+        "preset": settings.preset,
+        "seed": settings.seed,
+        "batch_size": batch_size,
+        "jit_compile": jit_compile,
+        "strategy": strategy,
+    }
+
+
+def _concept_step(
+    concepts: ConceptSettings | None, model: Any, items: list[Item], engine: dict[str, Any]
+) -> ConceptStep | None:
+    if concepts is None:
+        return None
+    if not isinstance(concepts, ConceptSettings):
+        raise TypeError(
+            "Expected concepts to be None or a ConceptSettings. Received: "
+            f"concepts={type(concepts).__name__}"
+        )
+    if any(item.kind != "class" for item in items):
+        raise ValueError(
+            "Expected --classes with --concepts-from (concepts are found for classes). "
+            "Received: --channels"
+        )
+    return ConceptStep.prepare(concepts, model, items, engine)
 
 
 def assemble(out: str | os.PathLike, log: Callable[[str], None] | None = None) -> Summary:
@@ -424,87 +437,3 @@ def assemble(out: str | os.PathLike, log: Callable[[str], None] | None = None) -
         missing=missing,
         seconds=0.0,
     )
-
-
-def _visualize(
-    model: Any,
-    run: list[Item],
-    shown: dict[str, Any],
-    settings: Settings,
-    batch_size: int | None,
-    jit_compile: bool,
-    strategy: Any,
-) -> Any:
-    import xmaco
-
-    first = run[0]
-    indices = [item.index for item in run]
-    if first.kind == "class":
-        objective = xmaco.Objective.neuron(model, first.layer, indices)
-    else:
-        objective = xmaco.Objective.channel(model, first.layer, indices)
-    # Visualization i of the run gets seed + first index + i = base seed + its own index.
-    return xmaco.maco(
-        objective,
-        steps=settings.steps,
-        crops=settings.crops,
-        image_size=settings.image_size,
-        noise=NOISE,
-        values_range=tuple(shown["values_range"]),
-        spectrum=settings.spectrum,
-        preset=settings.preset,
-        seed=settings.seed + first.index,
-        batch_size=batch_size,
-        jit_compile=jit_compile,
-        strategy=strategy,
-        verbose=False,
-    )
-
-
-def _entry(
-    item: Item,
-    digest: str,
-    result: Any,
-    i: int,
-    files: dict[str, str],
-    shown: dict[str, Any],
-    elapsed: float,
-) -> dict[str, Any]:
-    return {
-        "key": item.key,
-        "kind": item.kind,
-        "layer": item.layer,
-        "index": item.index,
-        "label": item.label,
-        "hash": digest,
-        "objective": result.names[i],
-        "seed": int(result.seed) + i,
-        "settings": shown,
-        "engine": {key: result.config.get(key) for key in _ENGINE_KEYS},
-        "files": files,
-        "history": [float(f"{value:.6g}") for value in result.history[:, i]],
-        "seconds": elapsed / len(result),
-        "batch": len(result),
-    }
-
-
-def _remove_unreferenced(site: Path, replaced: list[dict[str, Any]]) -> None:
-    """Delete the files of replaced entries that no manifest refers to any more."""
-    if not replaced:
-        return
-    referenced = {
-        name
-        for manifest in read_all(site)
-        for entry in manifest.entries.values()
-        for name in entry["files"].values()
-    }
-    for entry in replaced:
-        for name in entry["files"].values():
-            if name not in referenced:
-                (site / name).unlink(missing_ok=True)
-
-
-def _span(run: list[Item]) -> str:
-    first, last = run[0], run[-1]
-    what = "classes" if first.kind == "class" else f"{first.layer} channels"
-    return f"{what} {first.index}" + (f"-{last.index}" if len(run) > 1 else "")

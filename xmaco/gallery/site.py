@@ -17,11 +17,17 @@ when its content changes; the index links only items whose entry and files are c
 
 Concepts are read from ``concepts/<key>/concepts.json``::
 
-    {"concepts": [{"image": "0.webp", "importance": 0.42, "label": "fins"}, ...]}
+    {"concepts": [{"image": "0.webp", "importance": 0.42, "label": "fins",
+                   "importance_text": "Sobol index 0.42 ± 0.03", "crops": ["0-1.jpg", ...],
+                   "attribution": "0-where.jpg", "children": [...]}, ...],
+     "about": {...}}
 
-``image`` is a file in the same folder (PNG, JPEG or WebP); ``importance`` (a number, e.g. the
-concept's share of the class score) and ``label`` are optional. :func:`write_concepts` writes
-that folder from the MACO visualizations of a class's concepts
+``image`` is a file in the same folder (PNG, JPEG or WebP); the other fields are optional:
+``importance`` (a number, e.g. the concept's Sobol index), its text, ``label``, ``crops`` and
+``attribution`` (files in the same folder), ``children`` (sub-concepts, the same fields) and
+``about`` (how they were found, for the commands that reproduce them). ``xmaco gallery
+--concepts-from`` writes them (:mod:`xmaco.gallery.class_concepts`); :func:`write_concepts`
+writes that folder from the MACO visualizations of a class's concepts
 (``xmaco.concepts.visualize_concepts``, or any :class:`xmaco.Result`).
 """
 
@@ -39,7 +45,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from xmaco.gallery._io import write_readable
+from xmaco.gallery._io import write_encoded, write_readable
 from xmaco.gallery._pages import index_page, item_page
 from xmaco.gallery.manifest import finished, read_all
 from xmaco.plot import transparency_alpha
@@ -47,6 +53,7 @@ from xmaco.plot import transparency_alpha
 __all__ = [
     "CONCEPTS",
     "THUMBNAIL",
+    "concept_record",
     "read_concepts",
     "remove_stale_temporary_files",
     "write_concepts",
@@ -118,20 +125,12 @@ def write_images(
         "thumb": f"images/{stem}-thumb.jpg",
     }
     quality = [cv2.IMWRITE_WEBP_QUALITY, _WEBP_QUALITY]
-    _write_encoded(Path(site) / files["image"], rgb, ".webp", quality)
-    _write_encoded(Path(site) / files["overlay"], np.dstack([rgb, alpha]), ".webp", quality)
-    _write_encoded(
+    write_encoded(Path(site) / files["image"], rgb, ".webp", quality)
+    write_encoded(Path(site) / files["overlay"], np.dstack([rgb, alpha]), ".webp", quality)
+    write_encoded(
         Path(site) / files["thumb"], thumb, ".jpg", [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]
     )
     return files
-
-
-def _write_encoded(path: Path, rgb: np.ndarray, suffix: str, parameters: list[int]) -> None:
-    order = [2, 1, 0, 3][: rgb.shape[-1]]  # OpenCV wants BGR(A)
-    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(rgb[..., order]), parameters)
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode {path.name} ({suffix}, {rgb.shape})")
-    write_readable(path, encoded.tobytes())
 
 
 def remove_stale_temporary_files(site: str | os.PathLike, older_than: float = 60.0) -> int:
@@ -159,7 +158,9 @@ def remove_stale_temporary_files(site: str | os.PathLike, older_than: float = 60
     """
     limit = time.time() - older_than
     removed = 0
-    for folder in _FOLDERS:
+    concepts = Path(site) / CONCEPTS
+    folders = [*_FOLDERS, *(p.relative_to(site) for p in concepts.glob("*") if p.is_dir())]
+    for folder in folders:
         directory = Path(site) / folder
         if not directory.is_dir():
             continue
@@ -183,8 +184,9 @@ def read_concepts(site: str | os.PathLike, key: str) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        ``{"image": path relative to site, "importance": float | None, "label": str}``,
-        in the file's order, only for images that exist.
+        ``{"image": path relative to site, "importance": float | None, "label": str,
+        "crops": [paths], "attribution": path | None, "children": [concepts]}``, in the
+        file's order, only for images that exist.
 
     Example
     -------
@@ -192,29 +194,28 @@ def read_concepts(site: str | os.PathLike, key: str) -> list[dict[str, Any]]:
     >>> read_concepts(tempfile.mkdtemp(), "class-0001")
     []
     """
+    return concept_record(site, key)["concepts"]
+
+
+def concept_record(site: str | os.PathLike, key: str) -> dict[str, Any]:
+    """The whole ``concepts.json`` of item ``key``: its concepts (as :func:`read_concepts`
+    gives them) and the other fields as written (``hash``, ``about``...); no concepts if none.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> concept_record(tempfile.mkdtemp(), "class-0001")
+    {'concepts': []}
+    """
     folder = Path(site) / CONCEPTS / key
     path = folder / "concepts.json"
     if not path.is_file():
-        return []
+        return {"concepts": []}
     try:
-        listed = json.loads(path.read_text(encoding="utf-8"))["concepts"]
-        concepts = []
-        for number, concept in enumerate(listed):
-            name = str(concept["image"])
-            importance = concept.get("importance")
-            if Path(name).name != name or Path(name).suffix.lower() not in _IMAGE_SUFFIXES:
-                raise ValueError(f"image {name!r} is not a PNG, JPEG or WebP file name")
-            if importance is not None and not isinstance(importance, int | float):
-                raise ValueError(f"importance {importance!r} is not a number")
-            if (folder / name).is_file():
-                concepts.append(
-                    {
-                        "image": f"{CONCEPTS}/{key}/{name}",
-                        "importance": None if importance is None else float(importance),
-                        "label": str(concept.get("label") or f"concept {number}"),
-                    }
-                )
-        return concepts
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            raise TypeError(f"the file holds a {type(record).__name__}, not an object")
+        return {**record, "concepts": _listed(record["concepts"], folder, key)}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         warnings.warn(
             f"Ignoring {path}: expected {{'concepts': [{{'image': 'file.webp', 'importance': "
@@ -222,7 +223,46 @@ def read_concepts(site: str | os.PathLike, key: str) -> list[dict[str, Any]]:
             RuntimeWarning,
             stacklevel=2,
         )
-        return []
+        return {"concepts": []}
+
+
+def _listed(listed: list[Any], folder: Path, key: str) -> list[dict[str, Any]]:
+    """The concepts of a ``concepts.json`` list (recursively, their children)."""
+    if not isinstance(listed, list):
+        raise TypeError(f"'concepts' is a {type(listed).__name__}, not a list")
+
+    def file(name: Any) -> str:
+        name = str(name)
+        if Path(name).name != name or Path(name).suffix.lower() not in _IMAGE_SUFFIXES:
+            raise ValueError(f"image {name!r} is not a PNG, JPEG or WebP file name")
+        return name
+
+    concepts = []
+    for number, concept in enumerate(listed):
+        name = file(concept["image"])
+        importance = concept.get("importance")
+        if importance is not None and not isinstance(importance, int | float):
+            raise ValueError(f"importance {importance!r} is not a number")
+        crops = [file(crop) for crop in concept.get("crops", [])]
+        attribution = concept.get("attribution")
+        attribution = None if attribution is None else file(attribution)
+        if (folder / name).is_file():
+            concepts.append(
+                {
+                    "image": f"{CONCEPTS}/{key}/{name}",
+                    "importance": None if importance is None else float(importance),
+                    "label": str(concept.get("label") or f"concept {number}"),
+                    "importance_text": str(concept.get("importance_text") or ""),
+                    "crops": [f"{CONCEPTS}/{key}/{c}" for c in crops if (folder / c).is_file()],
+                    "attribution": (
+                        f"{CONCEPTS}/{key}/{attribution}"
+                        if attribution and (folder / attribution).is_file()
+                        else None
+                    ),
+                    "children": _listed(concept.get("children", []), folder, key),
+                }
+            )
+    return concepts
 
 
 def write_concepts(
@@ -284,7 +324,7 @@ def write_concepts(
     for i, image in enumerate(result.images01()):
         rgb = np.rint(255 * np.repeat(image, 3 // image.shape[-1], axis=-1)).astype(np.uint8)
         quality = [cv2.IMWRITE_WEBP_QUALITY, _WEBP_QUALITY]
-        _write_encoded(folder / f"{i}.webp", rgb, ".webp", quality)
+        write_encoded(folder / f"{i}.webp", rgb, ".webp", quality)
         listed.append(
             {
                 "image": f"{i}.webp",
@@ -325,7 +365,7 @@ def write_site(site: str | os.PathLike) -> Path:
     for number, entry in enumerate(entries):
         before = entries[number - 1] if number > 0 else None
         after = entries[number + 1] if number + 1 < len(entries) else None
-        page = item_page(entry, before, after, read_concepts(site, entry["key"]))
+        page = item_page(entry, before, after, concept_record(site, entry["key"]))
         _write_if_changed(site / "items" / f"{entry['key']}.html", page)
     index = site / "index.html"
     _write_if_changed(index, index_page(entries, pending, manifests, THUMBNAIL))
