@@ -3,6 +3,7 @@ probabilities from a classifier's outputs and the rank of a class."""
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,31 @@ def check_crop_sides(value: Any) -> tuple[float, float]:
             f"<= 1. Received: crop_sides={value!r}"
         )
     return low, high
+
+
+def check_class_indices(classes: list[Any], model: Any = None, owner: str = "model") -> None:
+    """Check that every entry of ``classes`` is a class index: an integer (not a bool) >= 0,
+    and below ``model``'s number of outputs when a model is given (``owner`` names its role).
+
+    Example
+    -------
+    >>> check_class_indices([1, -2])
+    Traceback (most recent call last):
+    ...
+    ValueError: Expected classes to be non-negative class indices. Received: -2 in classes=[1, -2]
+    """
+    count = None if model is None else model.outputs[0].shape[-1]
+    for target in classes:
+        integral = isinstance(target, numbers.Integral) and not isinstance(target, bool)
+        if not integral or target < 0 or (count is not None and target >= count):
+            expected = (
+                "non-negative class indices"
+                if count is None
+                else f"indices in [0, {count - 1}] (the outputs of {owner} '{model.name}')"
+            )
+            raise ValueError(
+                f"Expected classes to be {expected}. Received: {target!r} in classes={classes!r}"
+            )
 
 
 def probabilities(model: Any, outputs: np.ndarray) -> np.ndarray:

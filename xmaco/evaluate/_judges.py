@@ -106,16 +106,6 @@ def _load_judge(name: str) -> Any:
         ) from None
 
 
-def check_classes(classes: list[int], model: Any) -> None:
-    count = model.outputs[0].shape[-1]
-    for target in classes:
-        if target >= count:
-            raise ValueError(
-                f"Expected classes to be indices in [0, {count - 1}] (the outputs of judge "
-                f"'{model.name}'). Received: {target}"
-            )
-
-
 def judge_picture(
     model: Any,
     picture: np.ndarray,

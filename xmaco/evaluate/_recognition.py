@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ import tensorflow as tf
 
 from .._checks import check_count, check_fraction
 from ..result import Result
-from ._common import centre_box, probabilities, ranking
+from ._common import centre_box, check_class_indices, probabilities, ranking
 
 __all__ = ["Recognition", "recognise"]
 
@@ -136,17 +135,7 @@ def recognise(
             f"Expected model '{model.name}' to have a fixed input size. Received: input shape "
             f"{shape}"
         )
-    count = model.outputs[0].shape[-1]
-    for target in classes:
-        if (
-            isinstance(target, bool)
-            or not isinstance(target, numbers.Integral)
-            or not (0 <= target < count)
-        ):
-            raise ValueError(
-                f"Expected classes to be indices in [0, {count - 1}] (the outputs of model "
-                f"'{model.name}'). Received: {target!r} in classes={classes!r}"
-            )
+    check_class_indices(classes, model)
     outputs = np.asarray(model(_centres(result.images, fraction, shape[1:3]), training=False))
     found = []
     for target, row in zip(classes, probabilities(model, outputs), strict=True):

@@ -18,8 +18,8 @@ from .._checks import (
     check_values_range,
 )
 from ..result import Result
-from ._common import check_crop_sides, crop_boxes
-from ._judges import DEFAULT_JUDGES, Judgement, as_judge, check_classes, judge_picture
+from ._common import check_class_indices, check_crop_sides, crop_boxes
+from ._judges import DEFAULT_JUDGES, Judgement, as_judge, judge_picture
 
 __all__ = ["Transfer", "transfer"]
 
@@ -268,7 +268,7 @@ def transfer(
     boxes = crop_boxes(pictures.shape[1:3], len(pictures), crops, crop_sides, seed)
     found = {}
     for model in models:
-        check_classes(classes, model)
+        check_class_indices(classes, model, owner="judge")
         for index, (picture, target) in enumerate(zip(pictures, classes, strict=True)):
             found[index, model.name] = judge_picture(
                 model, picture, boxes[index], fraction, target, index, batch_size
@@ -310,6 +310,7 @@ def _pictures(
             + (" and a Result without config['classes']" if isinstance(images, Result) else "")
         )
     listed = [classes] if isinstance(classes, numbers.Integral) else list(classes)
+    check_class_indices(listed)
     if len(listed) == 1:
         listed *= len(pictures)
     if len(listed) != len(pictures):
@@ -317,12 +318,6 @@ def _pictures(
             f"Expected classes to hold one class index, or {len(pictures)} (one per picture). "
             f"Received: classes={classes!r}"
         )
-    for target in listed:
-        if isinstance(target, bool) or not isinstance(target, numbers.Integral) or target < 0:
-            raise ValueError(
-                f"Expected classes to be non-negative class indices. Received: {target!r} in "
-                f"classes={classes!r}"
-            )
     return pictures.astype(np.float32), [int(target) for target in listed]
 
 
