@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from xmaco.evaluate import Recognition
     from xmaco.result import Result
 
+# The model the commands use by default: embedded in the package, nothing to download.
+EMBEDDED = "efficientnet_lite0"
 EXIT_ERROR = 2
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -57,6 +59,32 @@ def print_error(error: BaseException) -> None:
 def show_warning(message: Any, category: type, *_: Any, **__: Any) -> None:
     """Warnings (e.g. a unit whose gradient is zero) as one line each, without source code."""
     print(f"xmaco: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """--model: a catalogue name (the embedded model by default) or a saved model file."""
+    parser.add_argument(
+        "--model",
+        default=EMBEDDED,
+        help=(
+            "a name from xmaco.zoo.available() (default: %(default)s, embedded, no download), "
+            "e.g. resnet50v2, or the path of a .keras or .h5 file"
+        ),
+    )
+
+
+def add_values_range_option(parser: argparse.ArgumentParser) -> None:
+    """--values-range LOW HIGH: the model's input range, when the model does not record it."""
+    parser.add_argument(
+        "--values-range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help=(
+            "range of the model's input values; default: the range recorded on catalogue "
+            "models, else 0 1"
+        ),
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_out: str) -> None:

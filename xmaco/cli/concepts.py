@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from xmaco import zoo
 from xmaco._html import REPORT_CSS, document
+from xmaco.cli._common import add_model_option
 from xmaco.cli._types import non_negative_int, positive_int, power_of_two
 from xmaco.files import atomic_write, ensure_writable_dir
 
@@ -82,12 +83,7 @@ def add_concepts_command(subparsers: Any) -> argparse.ArgumentParser:
 def _add_discovery_options(parser: argparse.ArgumentParser) -> None:
     """What to factorise: the model, the classes and their images, the layer, the rank, and
     the crops shown per concept."""
-    parser.add_argument(
-        "--model",
-        default="efficientnet_lite0",
-        help="a name from xmaco.zoo.available() (default: %(default)s, embedded) or the path "
-        "of a .keras or .h5 file",
-    )
+    add_model_option(parser)
     parser.add_argument(
         "--class",
         dest="classes",

@@ -29,6 +29,7 @@ import xmaco
 from xmaco import schedules, zoo
 from xmaco._html import DEMO_CSS, document
 from xmaco.cli._common import (
+    EMBEDDED,
     FULL_SETTINGS,
     Outcome,
     add_output_options,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEMO_CLASSES", "DEMO_CROP_SIDE", "DEMO_SETTINGS", "add_demo_command"]
 
-EMBEDDED = "efficientnet_lite0"
 # Five ImageNet classes with distinctive colours and textures, which MACO renders recognisably.
 DEMO_CLASSES = (1, 84, 130, 327, 949)
 # Sized to finish in minutes on a 2-core CPU (timings: README, "Settings and timings").

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from xmaco import presets
 from xmaco._startup import list_devices
+from xmaco.cli._common import add_model_option, add_values_range_option
 from xmaco.cli._gallery_concepts import add_concept_options, concept_settings
 from xmaco.cli._types import non_negative_int, positive_int
 from xmaco.errors import OutOfMemoryError
@@ -109,12 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     """The model, what of it to visualize, and the site folder."""
-    parser.add_argument(
-        "--model",
-        default="efficientnet_lite0",
-        help="a name from xmaco.zoo.available() (default: %(default)s, embedded, no "
-        "download) or the path of a .keras or .h5 file",
-    )
+    add_model_option(parser)
     what = parser.add_mutually_exclusive_group()
     what.add_argument(
         "--classes",
@@ -169,14 +165,7 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
         help="base seed; class or channel k uses seed + k, whatever the batch or shard "
         "(default: %(default)s)",
     )
-    parser.add_argument(
-        "--values-range",
-        nargs=2,
-        type=float,
-        metavar=("LOW", "HIGH"),
-        help="range of the model's input; default: the range recorded on catalogue models, "
-        "else 0 1",
-    )
+    add_values_range_option(parser)
     parser.add_argument(
         "--spectrum", metavar="NPY", help="a .npy magnitude instead of the natural default"
     )

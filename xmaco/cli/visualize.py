@@ -22,10 +22,13 @@ from typing import Any
 import xmaco
 from xmaco import presets, zoo
 from xmaco.cli._common import (
+    EMBEDDED,
     FULL_SETTINGS,
     UsageError,
+    add_model_option,
     add_output_options,
     add_run_options,
+    add_values_range_option,
     finish,
     report_recognitions,
     run,
@@ -35,7 +38,6 @@ from xmaco.files import ensure_writable_dir
 
 __all__ = ["DEFAULT_PRESET", "EMBEDDED", "METHODS", "add_visualize_command"]
 
-EMBEDDED = "efficientnet_lite0"
 # The preset of ``xmaco visualize``: half the model evaluations of the reference, for pictures
 # as recognisable (docs/benchmarks.md, section 5).
 DEFAULT_PRESET = "fast"
@@ -85,14 +87,7 @@ def add_visualize_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _add_model_and_units(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--model",
-        default=EMBEDDED,
-        help=(
-            "a name from xmaco.zoo.available() (default: %(default)s, embedded, no download), "
-            "e.g. resnet50v2, or the path of a .keras or .h5 file"
-        ),
-    )
+    add_model_option(parser)
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--class",
@@ -137,16 +132,7 @@ def _add_layer_and_input(parser: argparse.ArgumentParser) -> None:
             "activation; with --class, the layer holding the class scores"
         ),
     )
-    parser.add_argument(
-        "--values-range",
-        nargs=2,
-        type=float,
-        metavar=("LOW", "HIGH"),
-        help=(
-            "range of the model's input values; default: the range recorded on catalogue "
-            "models, else 0 1"
-        ),
-    )
+    add_values_range_option(parser)
     parser.add_argument(
         "--model-input-size",
         nargs=2,
