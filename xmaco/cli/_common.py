@@ -1,5 +1,5 @@
-"""What ``xmaco visualize`` and ``xmaco demo`` share: the one-line errors, the output and run
-options, running the engine and reporting its outcome.
+"""What the ``xmaco`` commands share: the one-line errors, the model, value-range, output and
+run options, running the engine and reporting its outcome.
 
 Nothing here imports TensorFlow: the commands hand over the engine's function and objective.
 
