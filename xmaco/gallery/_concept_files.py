@@ -70,7 +70,7 @@ class ConceptFiles:
             photos, maps.shape[2:4], (self.low, self.high), int(bank.top_crops.shape[-1])
         )
         for k, concept in enumerate(listed):
-            # the photo where the concept carries the most (positive) weight
+            # the photo where the concept is most present
             where = int(np.argmax(np.maximum(maps[:, k], 0.0).sum(axis=(1, 2))))
             overlay = concepts.attribution_overlay(
                 pictures[where], maps[where, k], (self.low, self.high)

@@ -51,12 +51,9 @@ def _summary(about: dict[str, Any]) -> str:
     else:
         how = f"their share of the class logit ({about['importance_method']})"
     refine = about["settings"].get("refine_layer")
-    split = (
-        f" The {about['settings']['refine_top']} most important split into sub-concepts at "
-        f"layer {refine}."
-        if refine
-        else ""
-    )
+    top = about["settings"]["refine_top"]
+    which = "most important concept is" if top == 1 else f"{top} most important concepts are"
+    split = f" The {which} split into sub-concepts at layer {refine}." if refine else ""
     return (
         f"{about['rank']} concepts of layer {about['layer']}, found in {about['crops']} crops "
         f"of {about['photos']} photo(s), ranked by their importance: {how}.{split}"
@@ -166,7 +163,7 @@ def _python(about: dict[str, Any], entry: dict[str, Any]) -> str:
         f"image_size={settings['image_size']}, noise={settings['noise']!r},",
         f"    {values}, spectrum={spectrum}, preset={settings['preset']!r}, seed={about['seed']})",
         "result = concepts.visualize_concepts(bank, model, **pictures)",
-        f"maps = concepts.attribution_maps(bank, model, photos, {values})",
+        f"maps = concepts.attribution_maps(bank, model, photos, weighted=False, {values})",
     ]
     if concept.get("refine_layer"):
         lines += [

@@ -277,8 +277,9 @@ class ConceptStep:
             **common,
         )
         writer = ConceptFiles(folder, digest[:12], bank.values_range)
+        # unweighted: where each concept is present, also for one of no importance
         maps = concepts.attribution_maps(
-            bank, self.model, photos, values_range=common["values_range"]
+            bank, self.model, photos, weighted=False, values_range=common["values_range"]
         )
         listed = writer.concepts(bank, self.visualize(bank, seed), maps, photos)
         for k in range(min(self.settings.refine_top, len(bank)) if self.refine_layer else 0):
