@@ -91,57 +91,14 @@ def main() -> None:
     model = xmaco.zoo.efficientnet_lite0()
     maco = {"steps": args.steps, "crops": 4, "image_size": 160, "seed": 0, "verbose": False}
     numbers: dict = {"maco": maco, "discovery": {**DISCOVERY, "layer": LAYER}}
-    banks = {}
-    for count in COUNTS:
-        banks[count], seconds = cached(
-            work,
-            f"bank_{count}",
-            lambda count=count: concepts.discover(model, LAYER, photos(count), CLASS, **DISCOVERY),
-        )
-        numbers[f"discover_{count}_s"] = round(seconds, 1)
+    banks, timings = discover_banks(model, work)
+    numbers.update(timings)
     numbers["concepts"] = compare(banks)
-
-    images = photos(12)
-    spread = {}
-    for designs in (16, 32, 64):
-        runs = [
-            cached(
-                work,
-                f"sobol_{designs}_{seed}",
-                lambda designs=designs, seed=seed: concepts.sobol_importance(
-                    model, LAYER, images, banks[12].vectors, CLASS, designs=designs, seed=seed
-                ),
-            )[0]
-            for seed in SEEDS
-        ]
-        indices = np.stack([run.indices for run in runs])
-        spread[designs] = {
-            "mean": indices.mean(axis=0).round(3).tolist(),
-            "std_over_seeds": indices.std(axis=0).round(3).tolist(),
-            "stated_error": np.mean([run.error for run in runs], axis=0).round(3).tolist(),
-            "same_order_as_seed_0": int(
-                sum(np.array_equal(np.argsort(-i), np.argsort(-indices[0])) for i in indices)
-            ),
-        }
-    numbers["sobol_spread_12_photos"] = spread
+    numbers["sobol_spread_12_photos"] = sobol_spread(model, banks[12], work)
 
     bank = banks[24]
-    result, seconds = cached(
-        work, "pictures", lambda: concepts.visualize_concepts(bank, model, **maco)
-    )
-    numbers["visualize_s"] = round(seconds, 1)
-    sub, seconds = cached(
-        work,
-        "refined",
-        lambda: concepts.refine(
-            bank, 0, model, EARLIER, photos(24), rank=3, regions=24, crops=8, designs=16
-        ),
-    )
-    numbers["refine_s"] = round(seconds, 1)
-    sub_result, seconds = cached(
-        work, "refined_pictures", lambda: concepts.visualize_concepts(sub, model, **maco)
-    )
-    numbers["visualize_refined_s"] = round(seconds, 1)
+    (result, sub, sub_result), timings = concept_pictures(model, bank, maco, work)
+    numbers.update(timings)
     whole = photos(1)
     maps, seconds = cached(
         work, "attribution", lambda: concepts.attribution_maps(bank, model, whole)
@@ -164,6 +121,75 @@ def main() -> None:
     save(concepts.plot_attributions(bank, whole[0], maps[0]), IMAGES / "concepts_attribution.png")
     (work / "numbers.json").write_text(json.dumps(numbers, indent=1))
     print(json.dumps(numbers, indent=1))
+
+
+def discover_banks(model, work: Path) -> tuple[dict, dict]:
+    """The concept bank of each photo count in COUNTS, and the seconds each took."""
+    from xmaco import concepts
+
+    banks, timings = {}, {}
+    for count in COUNTS:
+        banks[count], seconds = cached(
+            work,
+            f"bank_{count}",
+            lambda count=count: concepts.discover(model, LAYER, photos(count), CLASS, **DISCOVERY),
+        )
+        timings[f"discover_{count}_s"] = round(seconds, 1)
+    return banks, timings
+
+
+def sobol_spread(model, bank, work: Path) -> dict:
+    """How much the Sobol indices of ``bank``'s concepts (on 12 photos) move over the seeds, at
+    16, 32 and 64 designs, beside the error they state."""
+    from xmaco import concepts
+
+    images = photos(12)
+    spread = {}
+    for designs in (16, 32, 64):
+        runs = [
+            cached(
+                work,
+                f"sobol_{designs}_{seed}",
+                lambda designs=designs, seed=seed: concepts.sobol_importance(
+                    model, LAYER, images, bank.vectors, CLASS, designs=designs, seed=seed
+                ),
+            )[0]
+            for seed in SEEDS
+        ]
+        indices = np.stack([run.indices for run in runs])
+        spread[designs] = {
+            "mean": indices.mean(axis=0).round(3).tolist(),
+            "std_over_seeds": indices.std(axis=0).round(3).tolist(),
+            "stated_error": np.mean([run.error for run in runs], axis=0).round(3).tolist(),
+            "same_order_as_seed_0": int(
+                sum(np.array_equal(np.argsort(-i), np.argsort(-indices[0])) for i in indices)
+            ),
+        }
+    return spread
+
+
+def concept_pictures(model, bank, maco: dict, work: Path) -> tuple[tuple, dict]:
+    """The MACO pictures of ``bank``'s concepts, its first concept refined at EARLIER and the
+    pictures of the sub-concepts; and the seconds each took."""
+    from xmaco import concepts
+
+    result, seconds = cached(
+        work, "pictures", lambda: concepts.visualize_concepts(bank, model, **maco)
+    )
+    timings = {"visualize_s": round(seconds, 1)}
+    sub, seconds = cached(
+        work,
+        "refined",
+        lambda: concepts.refine(
+            bank, 0, model, EARLIER, photos(24), rank=3, regions=24, crops=8, designs=16
+        ),
+    )
+    timings["refine_s"] = round(seconds, 1)
+    sub_result, seconds = cached(
+        work, "refined_pictures", lambda: concepts.visualize_concepts(sub, model, **maco)
+    )
+    timings["visualize_refined_s"] = round(seconds, 1)
+    return (result, sub, sub_result), timings
 
 
 def describe(bank) -> dict:
