@@ -27,6 +27,7 @@ from ._startup import import_tensorflow_first
 import_tensorflow_first(
     __name__,
     [
+        "xmaco._checks",
         "xmaco._html",
         "xmaco._lazy",
         "xmaco.cli",

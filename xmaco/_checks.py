@@ -28,6 +28,7 @@ __all__ = [
     "check_choice",
     "check_count",
     "check_file_path",
+    "check_flag",
     "check_fraction",
     "check_images",
     "check_integer",
@@ -59,6 +60,21 @@ def check_choice(value: Any, argument: str, choices: Sequence[Any]) -> Any:
         expected = " or ".join(listed) if len(listed) <= 2 else f"one of {', '.join(listed)}"
         raise ValueError(f"Expected {argument} to be {expected}. Received: {argument}={value!r}")
     return value
+
+
+def check_flag(value: Any, argument: str) -> bool:
+    """``value`` as a bool: True or False (NumPy's too), nothing else.
+
+    Example
+    -------
+    >>> check_flag(1, "jit_compile")
+    Traceback (most recent call last):
+    ...
+    TypeError: Expected jit_compile to be True or False. Received: jit_compile=1
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Expected {argument} to be True or False. Received: {argument}={value!r}")
+    return bool(value)
 
 
 def check_count(value: Any, argument: str, minimum: int) -> int:

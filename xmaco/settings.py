@@ -19,7 +19,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from . import presets, schedules
-from ._checks import check_count
+from ._checks import check_count, check_flag
 from .presets import FROM_PRESET
 from .transforms import Crops, Noise, Resize, Transform, check_transforms
 
@@ -165,7 +165,7 @@ class RunSettings:
         elif rate is None:
             rate = chosen.rate(steps, None, default_learning_rate)
             rate = default_learning_rate if rate is None else rate
-        jit_compile = _flag(given.get("jit_compile", False), "jit_compile")
+        jit_compile = check_flag(given.get("jit_compile", False), "jit_compile")
         return cls(
             steps=steps,
             transforms=_transforms(given, chosen, steps),
@@ -179,7 +179,7 @@ class RunSettings:
             values_range=_values_range(given.get("values_range")),
             batch_size=_optional_count(given.get("batch_size"), "batch_size"),
             jit_compile=jit_compile,
-            mixed_precision=_flag(given.get("mixed_precision", False), "mixed_precision"),
+            mixed_precision=check_flag(given.get("mixed_precision", False), "mixed_precision"),
             strategy=_strategy(given.get("strategy"), jit_compile),
             model_input_size=_optional_size(given.get("model_input_size")),
             verbose=given.get("verbose"),
@@ -336,12 +336,6 @@ def _seed(seed: Any) -> int:
             f"Expected seed to be a non-negative integer below 2**62. Received: seed={seed!r}"
         )
     return int(seed)
-
-
-def _flag(value: Any, argument: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Expected {argument} to be True or False. Received: {argument}={value!r}")
-    return bool(value)
 
 
 def _strategy(strategy: Any, jit_compile: Any) -> Any:

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import schedules
-from ._checks import check_count
+from ._checks import check_count, check_flag
 from ._resample import gather_crop, kernel_crop
 
 __all__ = [
@@ -171,11 +171,7 @@ class Crops:
         if self.size is not None:
             size = schedules.as_schedule(self.size, "crop_size", 0.0, 1.0)
             object.__setattr__(self, "size", size)
-        if not isinstance(self.padding, (bool, np.bool_)):
-            raise TypeError(
-                "Expected crop_padding to be True or False. Received: "
-                f"crop_padding={self.padding!r}"
-            )
+        object.__setattr__(self, "padding", check_flag(self.padding, "crop_padding"))
 
     def __call__(self, views: Views, context: StepContext) -> Views:
         n = int(context.seeds.shape[0])
