@@ -28,6 +28,7 @@ li.concept > figure img { width: 160px; height: 160px; image-rendering: auto; }
 figure.attribution img { width: 240px; height: auto; }
 details.sub-concepts { margin-top: 0.5rem; }
 details.sub-concepts li.concept > figure img { width: 112px; height: 112px; }
+details.sub-concepts .crops img.crop { width: 72px; height: 72px; }
 """
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import numbers
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xmaco._checks import check_count
 from xmaco.gallery._concept_files import ConceptFiles, finished_record
 from xmaco.gallery.items import Item
 from xmaco.gallery.photos import PHOTO_SUFFIXES, photo_folders, photos_digest
@@ -77,7 +77,7 @@ class ConceptSettings:
     >>> ConceptSettings("photos", rank=0)
     Traceback (most recent call last):
     ...
-    ValueError: Expected rank to be an integer >= 1. Received: rank=0
+    ValueError: Expected rank to be a positive integer. Received: rank=0
     """
 
     photos: str | os.PathLike
@@ -92,11 +92,7 @@ class ConceptSettings:
 
     def __post_init__(self) -> None:
         for name in ("rank", "image_crops", "top", "designs", "refine_top", "sub_rank"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(
-                    f"Expected {name} to be an integer >= 1. Received: {name}={value!r}"
-                )
+            check_count(getattr(self, name), name, minimum=1)
         if not isinstance(self.layer, str) or not self.layer:
             raise ValueError(f"Expected layer to be a layer name. Received: layer={self.layer!r}")
         if self.designs < 2 or self.designs & (self.designs - 1):
