@@ -85,7 +85,7 @@ def test_it_broadcasts_over_a_batch_and_concatenates(cnn):
     images = _images(4)
     custom = Objective.custom(cnn, "conv2", top_k_mean)
     batch = Objective.neuron(cnn, "logits", [0, 1]) + custom
-    assert batch.batch_size == 2
+    assert batch.visualizations == 2
     side_by_side = Objective.concatenate([custom, Objective.channel(cnn, "conv1", [1, 2])])
     assert side_by_side.names == ["conv2:top_k_mean", "conv1:channel 1", "conv1:channel 2"]
     visualization = tf.constant([0, 1, 2, 0])

@@ -96,7 +96,7 @@ def test_gradients_reach_the_images_only_through_their_own_activations(edges, ph
 def test_a_batch_of_photos_makes_a_batch_each_with_its_own_photo(edges, photo):
     photos = np.stack([photo, photo[:, ::-1]])
     objective = Objective.inversion(edges, "conv2", photos)
-    assert objective.batch_size == 2
+    assert objective.visualizations == 2
     assert objective.names == ["conv2:inversion 0", "conv2:inversion 1"]
     whole = _whole(photos)
     scores = objective.compile().scores(whole, tf.constant([0, 1])).numpy()
@@ -123,7 +123,7 @@ def test_inversion_composes_with_other_objectives(edges, photo):
 def test_concatenated_objectives_score_each_visualization_with_its_own_terms(edges, photo):
     parts = [Objective.channel(edges, "conv2", [1, 2]), Objective.inversion(edges, "edges", photo)]
     joined = Objective.concatenate(parts) + 0.25 * Objective.layer(edges, "conv2")
-    assert joined.batch_size == 3
+    assert joined.visualizations == 3
     assert joined.names == [
         "conv2:channel 1 + 0.25*conv2:layer",
         "conv2:channel 2 + 0.25*conv2:layer",

@@ -84,7 +84,7 @@ def test_batches_score_each_visualization_with_its_own_target(cnn):
     images = np.random.default_rng(3).random((4, 32, 32, 3)).astype("float32")
     logits = np.asarray(cnn(images))
     objective = Objective.neuron(cnn, "logits", [0, 4]) + 2 * Objective.neuron(cnn, "logits", 1)
-    assert objective.batch_size == 2
+    assert objective.visualizations == 2
     assert objective.names == ["logits[0] + 2*logits[1]", "logits[4] + 2*logits[1]"]
     owner = tf.constant([0, 0, 1, 1])
     got = objective.compile().scores(tf.constant(images), owner).numpy()
@@ -115,7 +115,7 @@ def test_layer_by_index_and_sequential_models(sequential):
 
 
 def test_grayscale_models_are_accepted(gray_cnn):
-    assert Objective.channel(gray_cnn, "conv1", 0).batch_size == 1
+    assert Objective.channel(gray_cnn, "conv1", 0).visualizations == 1
 
 
 @pytest.mark.parametrize(
@@ -288,3 +288,10 @@ def test_keras_resnets_stage_aliases(name):
     assert Objective.layer(model, "conv5").layers == ["conv5_block3_out"]
     assert Objective.channel(model, "conv4", 7).names == ["conv4_block6_out:channel 7"]
     assert model.get_layer("conv5_block3_out").output.shape[-1] == 2048
+
+
+def test_batch_size_is_the_deprecated_name_of_visualizations(cnn):
+    objective = Objective.neuron(cnn, "logits", [0, 1, 2])
+    with pytest.warns(DeprecationWarning, match="use Objective.visualizations"):
+        assert objective.batch_size == objective.visualizations == 3
+    assert repr(objective).startswith("Objective(visualizations=3, ")

@@ -191,4 +191,4 @@ def test_a_subclassed_vit_must_be_wrapped_in_a_functional_model():
     inputs = keras.Input((32, 32, 3))
     encoder = Encoder()
     wrapped = keras.Model(inputs, keras.layers.Identity(name="tokens")(encoder(inputs)))
-    assert Objective.channel(wrapped, "tokens", 0, tokens="class").batch_size == 1
+    assert Objective.channel(wrapped, "tokens", 0, tokens="class").visualizations == 1

@@ -44,7 +44,7 @@ class Run:
         self.input_size = input_size_of(model, settings.model_input_size)
         self.values_range = settings.values_range or values_range_of(model) or (0.0, 1.0)
         self.batch_size = settings.batch_size or default_batch_size()
-        self.n = objective.batch_size
+        self.n = objective.visualizations
         channels = int(model.inputs[0].shape[-1])
         height, width = settings.image_size
         seeds = [settings.seed + i for i in range(self.n)]

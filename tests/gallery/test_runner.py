@@ -225,7 +225,7 @@ def _fake_maco(fail: dict[str, Exception]):
         if objective.names[0] in fail:
             raise fail[objective.names[0]]
         rng = np.random.default_rng(seed)
-        n = objective.batch_size
+        n = objective.visualizations
         return xmaco.Result(
             images=rng.random((n, image_size, image_size, 3), "float32"),
             transparency=rng.random((n, image_size, image_size, 3), "float32"),

@@ -89,8 +89,8 @@ def test_a_single_objective_broadcasts_over_a_batch(cnn, channels, unit, b, owne
     neuron = base_scores(cnn, "neuron", unit)
     expected = np.array(per_image) + b * neuron
     assert_close(found, expected, [np.array(per_image), neuron])
-    assert batch.batch_size == n and len(batch.names) == n
-    assert (b * Objective.neuron(cnn, "logits", unit) + batch).batch_size == n
+    assert batch.visualizations == n and len(batch.names) == n
+    assert (b * Objective.neuron(cnn, "logits", unit) + batch).visualizations == n
 
 
 TERM = re.compile(r"(?:(?P<weight>[0-9.e+-]+)\*)?(?P<label>[a-z0-9_]+(?::channel \d+|\[\d+\]))")

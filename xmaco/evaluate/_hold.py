@@ -163,7 +163,7 @@ def hold(
         views = tf.image.crop_and_resize(canvas, chosen, rows, size, method="bilinear")
         scores.append(np.asarray(compiled.scores(views, tf.constant(rows), tf.constant(chosen))))
     table = np.concatenate(scores).astype(np.float64).reshape(count, crops)
-    names = objective.names if objective.batch_size == count else [objective.names[0]] * count
+    names = objective.names if objective.visualizations == count else [objective.names[0]] * count
     return Hold(
         names=list(names),
         scores=table,
@@ -191,10 +191,10 @@ def _hold_pictures(pictures: Any, objective: Any) -> np.ndarray:
             f"Expected pictures to be an array (N, H, W, {channels}). Received: shape "
             f"{images.shape}"
         )
-    if objective.batch_size not in (1, len(images)):
+    if objective.visualizations not in (1, len(images)):
         raise ValueError(
             f"Expected pictures to hold one picture per visualization of the objective "
-            f"({objective.batch_size}). Received: {len(images)} pictures"
+            f"({objective.visualizations}). Received: {len(images)} pictures"
         )
     if not np.isfinite(images).all():
         raise ValueError("Expected pictures to be finite. Received: NaN or infinite values")

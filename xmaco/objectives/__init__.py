@@ -4,7 +4,7 @@ An :class:`Objective` is a weighted sum of *terms*. A term reads one layer of a 
 scores every input image (a layer's energy, a channel, a neuron, a direction, the likeness to
 a reference photo, or a function of your own, :meth:`Objective.custom`); each term carries the
 scoring function of its kind. A factory given a list builds a *batch*: N visualizations optimised
-together, term ``i`` scoring visualization ``i``. Objectives of batch size 1 broadcast over any
+together, term ``i`` scoring visualization ``i``. Objectives of one visualization broadcast over any
 batch; :meth:`Objective.concatenate` puts different objectives side by side in one batch.
 
 Operators return new objects and every term keeps exactly its own weight::

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ class Objective:
     >>> x = keras.layers.GlobalAveragePooling2D()(x)
     >>> model = keras.Model(inputs, keras.layers.Dense(10, name="logits")(x))
     >>> obj = Objective.neuron(model, "logits", [1, 2]) + 0.5 * Objective.channel(model, "conv", 3)
-    >>> obj.batch_size, obj.names
+    >>> obj.visualizations, obj.names
     (2, ['logits[1] + 0.5*conv:channel 3', 'logits[2] + 0.5*conv:channel 3'])
     """
 
@@ -59,7 +60,7 @@ class Objective:
     def __init__(self, model: Any, terms: Sequence[_Term]) -> None:
         object.__setattr__(self, "_model", model)
         object.__setattr__(self, "_terms", tuple(terms))
-        _batch_size(self._terms)  # validates the broadcast
+        _visualizations(self._terms)  # validates the broadcast
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Objective objects are immutable; operators return new ones.")
@@ -112,7 +113,7 @@ class Objective:
         >>> model = keras.Sequential(
         ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
         ... )
-        >>> Objective.channel(model, "conv", [0, 3]).batch_size
+        >>> Objective.channel(model, "conv", [0, 3]).visualizations
         2
         >>> tokens = keras.Sequential([keras.Input((8, 8, 3)),
         ...                            keras.layers.Reshape((16, 12), name="vit")])
@@ -178,7 +179,7 @@ class Objective:
         >>> model = keras.Sequential(
         ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv")]
         ... )
-        >>> Objective.direction(model, "conv", np.eye(4)[:2]).batch_size
+        >>> Objective.direction(model, "conv", np.eye(4)[:2]).visualizations
         2
         """
         name, shape = _resolve_layer(model, layer)
@@ -259,7 +260,7 @@ class Objective:
         it with TensorFlow ops; the batch holds crops of several visualizations, so score
         each image on its own. The return is checked once, when the objective is built (the
         function is traced on symbolic activations of the layer's shape, with a batch of 2).
-        The objective has batch size 1 and composes like any other (``+``, ``-``, ``*``,
+        The objective makes one visualization and composes like any other (``+``, ``-``, ``*``,
         :meth:`concatenate`). ``name`` labels it (default: ``"<layer>:<function name>"``).
 
         Example
@@ -307,10 +308,10 @@ class Objective:
             _check_operand(parts[0], part, "concatenate", same_batch=False)
         if len(parts) == 1:
             return parts[0]
-        total = sum(part.batch_size for part in parts)
+        total = sum(part.visualizations for part in parts)
         terms, offset = [], 0
         for part in parts:
-            inside = range(offset, offset + part.batch_size)
+            inside = range(offset, offset + part.visualizations)
             for term in part.terms:
                 source = [
                     (j - offset if term.size > 1 else 0) if j in inside else 0 for j in range(total)
@@ -319,7 +320,7 @@ class Objective:
                     term.labels[source[j]] if j in inside else None for j in range(total)
                 )
                 terms.append(dataclasses.replace(term, data=term.data[source], labels=labels))
-            offset += part.batch_size
+            offset += part.visualizations
         return cls(parts[0].model, terms)
 
     # ------------------------------------------------------------------ algebra
@@ -364,9 +365,20 @@ class Objective:
         return self._terms
 
     @property
+    def visualizations(self) -> int:
+        """The number of visualizations the objective describes (one run makes them all)."""
+        return _visualizations(self._terms)
+
+    @property
     def batch_size(self) -> int:
-        """The number of visualizations the objective describes."""
-        return _batch_size(self._terms)
+        """Former name of :attr:`visualizations` (``batch_size`` is the keyword for the images
+        per model call everywhere else); deprecated."""
+        warnings.warn(
+            "Objective.visualizations is deprecated: use Objective.visualizations.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.visualizations
 
     @property
     def layers(self) -> list[str]:
@@ -377,7 +389,7 @@ class Objective:
     def names(self) -> list[str]:
         """One readable name per visualization, e.g. ``'logits[2] + 0.5*conv5:channel 12'``."""
         names = []
-        for i in range(self.batch_size):
+        for i in range(self.visualizations):
             text = ""
             for term in self._terms:
                 label = term.labels[i if term.size > 1 else 0]
@@ -395,7 +407,7 @@ class Objective:
         return names
 
     def __repr__(self) -> str:
-        return f"Objective(batch_size={self.batch_size}, names={self.names!r})"
+        return f"Objective(visualizations={self.visualizations}, names={self.names!r})"
 
     def compile(self) -> CompiledObjective:
         """Build the shared feature model; see :class:`CompiledObjective`."""
@@ -430,7 +442,7 @@ def _check_operand(left: Objective, right: Any, op: str, same_batch: bool = True
         )
     if not same_batch:
         return right
-    sizes = (left.batch_size, right.batch_size)
+    sizes = (left.visualizations, right.visualizations)
     if min(sizes) > 1 and sizes[0] != sizes[1]:
         raise ValueError(
             f"Expected objectives with equal batch sizes, or one of size 1 (which "
@@ -440,7 +452,7 @@ def _check_operand(left: Objective, right: Any, op: str, same_batch: bool = True
     return right
 
 
-def _batch_size(terms: Sequence[_Term]) -> int:
+def _visualizations(terms: Sequence[_Term]) -> int:
     sizes = {t.size for t in terms} - {1}
     if len(sizes) > 1:
         raise ValueError(f"Expected terms with equal batch sizes or 1. Received: {sorted(sizes)}")
