@@ -216,3 +216,15 @@ def test_the_worked_example_of_the_objectives_page_runs():
     namespace = {}
     exec(compile("\n".join(blocks), "docs/objectives.md", "exec"), namespace)  # noqa: S102
     assert namespace["result"].names == ["block:strongest_spots"]
+
+
+def test_the_worked_objective_of_the_architecture_page_runs():
+    page = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    section = page.split("## Your own objective", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert blocks, "no python block in the section 'Your own objective'"
+    namespace = {}
+    exec(compile("\n".join(blocks), "docs/architecture.md", "exec"), namespace)  # noqa: S102
+    pictures = namespace["pictures"]
+    assert pictures.names == ["features:centre_of_channel_2 - 0.5*features:channel 5"]
+    assert pictures.images.shape == (1, 64, 64, 3) and np.isfinite(pictures.history).all()

@@ -39,7 +39,7 @@ class CompiledObjective:
 
         model = objective.model
         self.terms = objective.terms
-        self.batch_size = objective.batch_size
+        self.visualizations = objective.visualizations
         self.layers = objective.layers
         outputs = [model.get_layer(name).output for name in self.layers]
         self.feature_model = keras.Model(model.inputs[0], outputs, name=f"{model.name}_features")

@@ -374,7 +374,7 @@ class Objective:
         """Former name of :attr:`visualizations` (``batch_size`` is the keyword for the images
         per model call everywhere else); deprecated."""
         warnings.warn(
-            "Objective.visualizations is deprecated: use Objective.visualizations.",
+            "Objective.batch_size is deprecated: use Objective.visualizations.",
             DeprecationWarning,
             stacklevel=2,
         )
