@@ -278,9 +278,10 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
     chunk = batch[:YARDSTICK_CHUNK]
     seeds, step = tf.constant([0], tf.int64), tf.constant(3, tf.int64)
     parameterization = Maco()
-    (phase,) = parameterization.build([0], canvas, canvas, 3)
+    state = parameterization.build([0], canvas, canvas, 3)
+    (phase,) = state.variables
     boxes = sample_boxes(seeds, step, crops, 0.3, (canvas, canvas))
-    image = parameterization.images([phase])
+    image = parameterization.images(state)
     d_crops = tf.random.stateless_normal([crops, side, side, 3], [0, 4])
     d_phase = tf.random.stateless_normal(phase.shape, [0, 5])
     d_image = tf.random.stateless_normal(image.shape, [0, 6])
@@ -291,7 +292,7 @@ def time_pieces(task: dict[str, Any]) -> dict[str, Any]:
     @tf.function
     def image_formation():
         with tf.GradientTape() as tape:
-            formed = parameterization.images([phase])
+            formed = parameterization.images(state)
         return tape.gradient(formed, phase, output_gradients=d_image)
 
     @tf.function
