@@ -292,14 +292,13 @@ def refine(
     cut = whole.crops(bank.boxes[chosen], bank.owners[chosen]).numpy()
     reader = Reader.of(model, name, Pictures(cut, pictures.size, pictures.values_range), batch_size)
     factors, boxes, owners = _factorised(reader, name, rank, crops, sides, iterations, seed)
-    if target == "class":
-        function, what = logit_of(model, name, head_layer, bank.class_index), "class logit"
-    else:
-        function = presence_of(model, name, bank, concept)
-        what = f"presence of concept {bank.labels[concept]}"
+    function, what = _refine_target(model, name, head_layer, bank, concept, target)
     found = total_order(
         function, reader.whole(), factors.components, designs, seed, batch_size, target=what
     )
+    record = {"function": "refine", "concept": concept, "layer": name}
+    record.update(rank=int(factors.components.shape[0]), regions=regions, crops=crops)
+    record.update(crop_size=list(sides), top=top, target=target, designs=designs, seed=seed)
     return _ranked(
         factors,
         found.indices,
@@ -317,20 +316,15 @@ def refine(
         parent=bank.labels[concept],
         parent_layer=bank.layer,
         regions=chosen,
-        settings={
-            "function": "refine",
-            "concept": concept,
-            "layer": name,
-            "rank": int(factors.components.shape[0]),
-            "regions": regions,
-            "crops": crops,
-            "crop_size": list(sides),
-            "top": top,
-            "target": target,
-            "designs": designs,
-            "seed": seed,
-        },
+        settings=record,
     )
+
+
+def _refine_target(model, layer, head_layer, bank, concept, target) -> tuple[Any, str]:
+    """What the sub-concepts' importance measures: the class logit or the parent's presence."""
+    if target == "class":
+        return logit_of(model, layer, head_layer, bank.class_index), "class logit"
+    return presence_of(model, layer, bank, concept), f"presence of concept {bank.labels[concept]}"
 
 
 def presence_of(model: Any, layer: str, bank: ConceptBank, concept: int) -> Any:
