@@ -278,7 +278,7 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
 
     runs = [
         _ablation_answer("Xplique maco()", 0, [0.4, 0.4], 0.5),
-        _ablation_answer("xmaco.maco() default", 0, [0.6, 0.3], 0.75),
+        _ablation_answer('xmaco.maco(preset="reference")', 0, [0.6, 0.3], 0.75),
     ]
     for answer in runs:
         answer["task"]["setting"] = "full"
@@ -288,12 +288,13 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     assert data["planned"] == 6
     text = "\n".join(decisive.section_lines(data))
     assert "**Partial**: 2 of the 6 runs" in text
-    # the default's row comes first whatever the cache's order; Xplique's next
+    # the reference preset's row comes first whatever the cache's order; Xplique's next
     rows = [line.split(" | ")[0][2:] for line in text.splitlines() if " | 0 | 16 | " in line]
-    assert rows == ["xmaco.maco() default", "Xplique maco()"]
-    row = next(line for line in text.splitlines() if line.startswith("| xmaco.maco() default | +"))
+    assert rows == ['xmaco.maco(preset="reference")', "Xplique maco()"]
+    first = '| xmaco.maco(preset="reference") | +'
+    row = next(line for line in text.splitlines() if line.startswith(first))
     # +0.2 and -0.1 -> median +0.05; crops +0.25; one of two better; 0.45 >= 0.4 and 0.75 >= 0.5
-    assert row.startswith("| xmaco.maco() default | +0.050 (-0.025 to +0.125) | +0.250")
+    assert row.startswith(first + "0.050 (-0.025 to +0.125) | +0.250")
     assert "| 1 of 2 |" in row
     assert "efficientnet_lite1: 0.450 >= 0.400, 0.750 >= 0.500" in row
     plan = decisive.plan(smoke=False)

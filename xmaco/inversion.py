@@ -124,7 +124,7 @@ def invert(
         image_size = (int(references.shape[1]), int(references.shape[2]))
     if crop_size is None and keywords.get("transforms") is None:
         # the larger crops of an inversion, over the steps the run will have
-        steps = keywords.get("steps") or presets.get(keywords.get("preset", "reference")).steps
+        steps = keywords.get("steps") or presets.get(keywords.get("preset", presets.DEFAULT)).steps
         if isinstance(steps, numbers.Integral) and steps >= 1:
             crop_size = schedules.linear(*CROP_SIZE, int(steps))
     if crop_size is not None:

@@ -9,7 +9,10 @@ to 0.1 along a half-cosine, so that the phase settles. Both draw the phase from 
 standardise it every time the image is formed, as the authors' implementations do.
 How each choice was measured, by networks that did not make the pictures, is in
 docs/benchmarks.md ("Why the defaults are what they are").
-``xmaco.maco(preset=...)`` and ``xmaco visualize --preset`` read them;
+``fast`` is the default (:data:`DEFAULT`) of every front door (``xmaco.maco``, ``xmaco
+visualize``, ``xmaco gallery``): at full size, judged by networks that did not make the
+pictures, it transferred at least as well as ``reference`` for half the model evaluations
+(docs/benchmarks.md, section 7). ``xmaco.maco(preset=...)`` and ``--preset`` choose;
 explicit keywords win over a preset's values.
 """
 
@@ -22,7 +25,7 @@ from typing import Any
 
 from . import schedules
 
-__all__ = ["Preset", "PRESETS", "FROM_PRESET", "get"]
+__all__ = ["Preset", "PRESETS", "DEFAULT", "FROM_PRESET", "get"]
 
 
 class _FromPreset:
@@ -166,6 +169,11 @@ PRESETS: dict[str, Preset] = {
         ),
     )
 }
+
+
+#: The preset a run uses when none is named: the best transfer per model evaluation measured
+#: (docs/benchmarks.md, section 7).
+DEFAULT = "fast"
 
 
 def get(name: str | Preset) -> Preset:

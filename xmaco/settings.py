@@ -72,7 +72,7 @@ class RunSettings:
     Parameters
     ----------
     steps
-        Optimisation steps (>= 1). Preset ``"reference"``: 256.
+        Optimisation steps (>= 1). Preset ``"fast"`` (the default): 128; ``"reference"``: 256.
     transforms
         What each step shows the model, in order (:mod:`xmaco.transforms`): by default
         ``Crops(crops, crop_size, crop_padding)`` then ``Noise(noise)``, built from the keywords
@@ -156,7 +156,7 @@ class RunSettings:
         """
         _check_names(keywords)
         given = dict(keywords)
-        chosen = presets.get(given.pop("preset", "reference"))
+        chosen = presets.get(given.pop("preset", presets.DEFAULT))
         steps = given.pop("steps", None)
         steps = check_count(chosen.steps if steps is None else steps, "steps", 1)
         rate, optimizer = given.pop("learning_rate", None), given.pop("optimizer", None)

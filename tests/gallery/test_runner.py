@@ -80,25 +80,21 @@ def test_a_preset_is_a_setting_of_the_items(
     site_copy, model_path, gallery, recorded_runs, recorded_entries
 ):
     before = recorded_entries(site_copy)
-    argv = ["--model", model_path, "--classes", "0-1", *FAST, "--batch", "2", "--preset", "fast"]
+    argv = [
+        *("--model", model_path, "--classes", "0-1", *FAST),
+        *("--batch", "2", "--preset", "reference"),
+    ]
     assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
     assert recorded_runs(site_copy)[3:] == [ALL[0:2]]  # recomputed: another crop schedule
     after = recorded_entries(site_copy)["class-0001"]
-    assert after["hash"] != before["class-0001"]["hash"]
-    assert after["settings"]["preset"] == "fast" and before["class-0001"]["settings"]["preset"] == (
-        "reference"
-    )
-    assert (
-        after["engine"]["crop_size"]["end"],
-        before["class-0001"]["engine"]["crop_size"]["end"],
-    ) == (
-        0.2,
-        0.05,
-    )
-    assert after["engine"]["learning_rate"]["schedule"] == "cosine"
-    assert before["class-0001"]["engine"]["learning_rate"]["schedule"] == "constant"
+    was = before["class-0001"]
+    assert after["hash"] != was["hash"]
+    assert (after["settings"]["preset"], was["settings"]["preset"]) == ("reference", "fast")
+    assert (after["engine"]["crop_size"]["end"], was["engine"]["crop_size"]["end"]) == (0.05, 0.2)
+    assert after["engine"]["learning_rate"]["schedule"] == "constant"
+    assert was["engine"]["learning_rate"]["schedule"] == "cosine"
     page = (site_copy / "items" / "class-0001.html").read_text()
-    assert page.count("--preset fast") == 2  # the gallery command and the one alone
+    assert page.count("--preset reference") == 2  # the gallery command and the one alone
     # --steps and --crops still win over the preset's values.
     assert (after["settings"]["steps"], after["settings"]["crops"]) == (2, 2)
 
@@ -106,13 +102,16 @@ def test_a_preset_is_a_setting_of_the_items(
 def test_items_of_a_preset_whose_values_changed_are_redone(
     site_copy, model_path, gallery, recorded_runs, recorded_entries, monkeypatch
 ):
-    argv = ["--model", model_path, "--classes", "0-1", *FAST, "--batch", "2", "--preset", "fast"]
+    argv = [
+        *("--model", model_path, "--classes", "0-1", *FAST),
+        *("--batch", "2", "--preset", "reference"),
+    ]
     assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
     first = recorded_entries(site_copy)["class-0001"]
     assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
     assert recorded_runs(site_copy)[3:] == [ALL[0:2]]  # the same preset: nothing redone
-    changed = dataclasses.replace(presets.get("fast"), learning_rate=(1.0, 0.5))
-    monkeypatch.setitem(presets.PRESETS, "fast", changed)
+    changed = dataclasses.replace(presets.get("reference"), learning_rate=(1.0, 0.5))
+    monkeypatch.setitem(presets.PRESETS, "reference", changed)
     assert gallery(*argv, "--out", str(site_copy), "--quiet") == 0
     assert recorded_runs(site_copy)[3:] == [ALL[0:2], ALL[0:2]]
     after = recorded_entries(site_copy)["class-0001"]

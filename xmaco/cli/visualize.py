@@ -40,7 +40,7 @@ __all__ = ["DEFAULT_PRESET", "EMBEDDED", "METHODS", "add_visualize_command"]
 
 # The preset of ``xmaco visualize``: half the model evaluations of the reference, for pictures
 # as recognisable (docs/benchmarks.md, section 5).
-DEFAULT_PRESET = "fast"
+DEFAULT_PRESET = presets.DEFAULT
 # Image parameterizations, by the name of their function in xmaco, looked up when the command
 # runs (so that parsing does not import the engine).
 METHODS = ("fourier", "maco", "pixel")

@@ -58,15 +58,15 @@ class Settings:
         None (the natural default) or the path of a ``.npy`` magnitude.
     preset
         A name from :data:`xmaco.presets.PRESETS`: the steps, crops and crop schedule (see
-        :func:`xmaco.maco`); ``"reference"``, the MACO paper's, by default.
+        :func:`xmaco.maco`); :data:`xmaco.presets.DEFAULT` (``"fast"``) by default.
 
     Example
     -------
     >>> Settings(steps=64, crops=6, image_size=256).seed
     0
-    >>> settings = Settings(preset="fast")
+    >>> settings = Settings(preset="reference")
     >>> settings.steps, settings.crops
-    (128, 32)
+    (256, 32)
     """
 
     model: str = _EMBEDDED
@@ -76,7 +76,7 @@ class Settings:
     seed: int = 0
     values_range: tuple[float, float] | None = None
     spectrum: str | None = None
-    preset: str = "reference"
+    preset: str = presets.DEFAULT
 
     def __post_init__(self) -> None:
         chosen = presets.get(self.preset)
