@@ -97,11 +97,14 @@ def run_section(
     cache: Path,
     run_worker: Callable[[dict[str, Any]], dict[str, Any]],
     log: Callable[[str], None],
+    runs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Run (or read from ``cache``) every run of :func:`plan` for every seed."""
+    """Run (or read from ``cache``) every run of ``runs`` (default: :func:`plan`'s) for every
+    seed, on the section's classes (two of them in a smoke run)."""
     classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
     seeds = list(SEEDS[:1] if smoke else SEEDS)
-    return run_cached(plan(smoke), classes, seeds, model, cache, run_worker, log)
+    runs = plan(smoke) if runs is None else runs
+    return run_cached(runs, classes, seeds, model, cache, run_worker, log)
 
 
 def run_cached(

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import ablation
 import numpy as np
-from ablation import CLASSES, SEEDS, _mean, _per_picture, _spread, _table, run_cached
+from ablation import SEEDS, _mean, _per_picture, _spread, _table
 
 #: The runs, the most telling first: the MACO reference, the reference implementation, fast.
 RUNS: dict[str, dict[str, Any]] = {
@@ -55,10 +56,8 @@ def run_section(
     run_worker: Callable[[dict[str, Any]], dict[str, Any]],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Run (or read from ``cache``) every run of :func:`plan` for every seed."""
-    classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
-    seeds = list(SEEDS[:1] if smoke else SEEDS)
-    return run_cached(plan(smoke), classes, seeds, model, cache, run_worker, log)
+    """Run (or read from ``cache``) every run of :func:`plan`, as the ablation runs its own."""
+    return ablation.run_section(smoke, model, cache, run_worker, log, runs=plan(smoke))
 
 
 def planned() -> int:
