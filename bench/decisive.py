@@ -82,7 +82,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "learning rate; `fast`: 128 steps x 32 crops, crop side 0.5 -> 0.2, learning rate "
         "cosine 1.0 -> 0.1; both on a 512 canvas, phase standardised); Xplique's `maco()` runs "
         "at its defaults (256 steps x 32 crops, 512 canvas). Judged as in section 6; means "
-        "over classes and seeds; *s / picture* was measured with other work on the machine. "
+        "over a row's pictures (a partial row has fewer: compare rows on the pictures both have, "
+        "in the tables below); *s / picture* was measured with other work on the machine. "
         "`fast` is the default of `xmaco.maco`, `xmaco visualize` and `xmaco gallery`: the "
         "best transfer per model evaluation measured.",
         "",
@@ -94,12 +95,13 @@ def section_lines(data: dict[str, Any]) -> list[str]:
             "stopped: `python bench/run.py --sections decisive`.",
             "",
         ]
-    header = ["run", "seeds", "evaluations", "s / picture"]
+    header = ["run", "seeds", "pictures", "evaluations", "s / picture"]
     header += [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges] + ["self p"]
     lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, entry in table.items():
         values = entry["values"]
-        cells = [name, ", ".join(map(str, sorted(entry["seeds"])))]
+        pictures = len(next(iter(values.values()), {}))
+        cells = [name, ", ".join(map(str, sorted(entry["seeds"]))), str(pictures)]
         cells += [str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
         cells += [f"{_mean(values.get((j, 'probability'), {})):.3f}" for j in judges]
         cells += [f"{_mean(values.get((j, 'crop_top1'), {})):.2f}" for j in judges]

@@ -289,7 +289,7 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     text = "\n".join(decisive.section_lines(data))
     assert "**Partial**: 2 of the 6 runs" in text
     # the reference preset's row comes first whatever the cache's order; Xplique's next
-    rows = [line.split(" | ")[0][2:] for line in text.splitlines() if " | 0 | 16 | " in line]
+    rows = [line.split(" | ")[0][2:] for line in text.splitlines() if " | 0 | 2 | 16 | " in line]
     assert rows == ['xmaco.maco(preset="reference")', "Xplique maco()"]
     first = '| xmaco.maco(preset="reference") | +'
     row = next(line for line in text.splitlines() if line.startswith(first))
