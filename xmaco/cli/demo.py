@@ -135,6 +135,9 @@ def _demo(args: argparse.Namespace) -> int:
         )
     crop_size = schedules.linear(start_side, end_side, settings["steps"])
     keywords = {
+        # the reference preset's constant learning rate and phase, with the demo's own steps,
+        # crops and crop schedule: the setting the README's demo figures were measured with
+        "preset": "reference",
         **settings,
         "crop_size": crop_size,
         "seed": args.seed,
