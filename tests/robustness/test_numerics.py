@@ -20,7 +20,8 @@ from xmaco.callbacks import Callback
 
 # A constant crop size: the default schedule depends on `steps`, and the clean run that the
 # partial result is compared with has fewer steps.
-SETTINGS = dict(crops=2, image_size=32, seed=0, verbose=False, crop_size=0.5)
+# a constant crop size and learning rate: a run stopped at step k equals a clean run of k steps
+SETTINGS = dict(crops=2, image_size=32, seed=0, verbose=False, crop_size=0.5, learning_rate=1.0)
 
 
 class LastResult(Callback):

@@ -18,7 +18,8 @@ import xmaco
 from xmaco import Objective, Result, cli
 from xmaco.callbacks import Callback
 
-SETTINGS = dict(crops=2, image_size=32, seed=0, verbose=False, crop_size=0.5)
+# a constant crop size and learning rate: a run stopped at step k equals a clean run of k steps
+SETTINGS = dict(crops=2, image_size=32, seed=0, verbose=False, crop_size=0.5, learning_rate=1.0)
 
 
 class MemorySampler(Callback):
