@@ -283,6 +283,16 @@ def _by_setting(table: dict[tuple[str, str], Any]) -> list[tuple[tuple[str, str]
     )
 
 
+def score_cells(entry: dict[str, Any], judges: list[str], self_judge: str) -> list[str]:
+    """A table row's measured cells: evaluations, seconds a picture, each judge's mean
+    probability and crop top-1 rate, and the maker's own probability."""
+    values = entry["values"]
+    cells = [str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
+    cells += [f"{_mean(values.get((j, 'probability'), {})):.3f}" for j in judges]
+    cells += [f"{_mean(values.get((j, 'crop_top1'), {})):.2f}" for j in judges]
+    return [*cells, f"{_mean(values.get((self_judge, 'probability'), {})):.3f}"]
+
+
 def _mean(cell: dict[Any, float]) -> float:
     return float(np.mean(list(cell.values()))) if cell else float("nan")
 
@@ -322,12 +332,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     header += [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges] + ["self p"]
     lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for (setting, name), entry in _by_setting(table):
-        values = entry["values"]
         cells = [setting, name, ", ".join(map(str, sorted(entry["seeds"])))]
-        cells += [str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
-        cells += [f"{_mean(values.get((j, 'probability'), {})):.3f}" for j in judges]
-        cells += [f"{_mean(values.get((j, 'crop_top1'), {})):.2f}" for j in judges]
-        cells.append(f"{_mean(values.get((self_judge, 'probability'), {})):.3f}")
+        cells += score_cells(entry, judges, self_judge)
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *_effects(table, judges)]
     return lines

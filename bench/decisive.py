@@ -19,7 +19,7 @@ from typing import Any
 
 import ablation
 import numpy as np
-from ablation import SEEDS, _mean, _per_picture, _spread, _table
+from ablation import SEEDS, _per_picture, _spread, _table
 
 #: The runs, the most telling first: the MACO reference, the reference implementation, fast.
 RUNS: dict[str, dict[str, Any]] = {
@@ -102,10 +102,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         values = entry["values"]
         pictures = len(next(iter(values.values()), {}))
         cells = [name, ", ".join(map(str, sorted(entry["seeds"]))), str(pictures)]
-        cells += [str(entry["evaluations"]), f"{np.median(entry['seconds']):.0f}"]
-        cells += [f"{_mean(values.get((j, 'probability'), {})):.3f}" for j in judges]
-        cells += [f"{_mean(values.get((j, 'crop_top1'), {})):.2f}" for j in judges]
-        cells.append(f"{_mean(values.get((self_judge, 'probability'), {})):.3f}")
+        cells += ablation.score_cells(entry, judges, self_judge)
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *_against(table, judges, REFERENCE, [n for n in table if n != REFERENCE])]
     return [*lines, *_against(table, judges, DEFAULT, [FAST])]
