@@ -197,8 +197,11 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
         # what a user gets: maco() with a preset, or with nothing at all (preset None)
         preset = {"preset": task["preset"]} if task.get("preset") else {}
         objective = xmaco.Objective.neuron(model, layer, classes)
-        overrides = task.get("override", {})  # a smoke run's tiny sizes
-        return xmaco.maco(objective, seed=seed, verbose=False, **preset, **overrides).images
+        if "objective_scale" in task:
+            objective = objective * float(task["objective_scale"])
+        # the user's keywords of the run, then a smoke run's tiny sizes
+        keywords = {**task.get("keywords", {}), **task.get("override", {})}
+        return xmaco.maco(objective, seed=seed, verbose=False, **preset, **keywords).images
     keywords: dict[str, Any] = {"steps": steps, "crops": crops, "image_size": side, "seed": seed}
     for name in ("crop_size", "learning_rate"):
         if name in task and (contender == "xmaco" or name == "crop_size"):

@@ -285,9 +285,10 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
         name = answer["task"]["name"].replace(" ", "_")
         (tmp_path / f"{name}.json").write_text(json.dumps(answer))
     data = ablation.from_cache(tmp_path, decisive.planned())
-    assert data["planned"] == 6
+    planned = 2 * len(decisive.RUNS)  # every run for both seeds
+    assert data["planned"] == planned
     text = "\n".join(decisive.section_lines(data))
-    assert "**Partial**: 2 of the 6 runs" in text
+    assert f"**Partial**: 2 of the {planned} runs" in text
     # the reference preset's row comes first whatever the cache's order; Xplique's next
     rows = [line.split(" | ")[0][2:] for line in text.splitlines() if " | 0 | 2 | 16 | " in line]
     assert rows == ['xmaco.maco(preset="reference")', "Xplique maco()"]
