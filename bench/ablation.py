@@ -98,13 +98,15 @@ def run_section(
     run_worker: Callable[[dict[str, Any]], dict[str, Any]],
     log: Callable[[str], None],
     runs: list[dict[str, Any]] | None = None,
+    chunk: int | None = None,
 ) -> dict[str, Any]:
     """Run (or read from ``cache``) every run of ``runs`` (default: :func:`plan`'s) for every
-    seed, on the section's classes (two of them in a smoke run)."""
+    seed, on the section's classes (two of them in a smoke run); ``chunk``: see
+    :func:`run_cached`."""
     classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
     seeds = list(SEEDS[:1] if smoke else SEEDS)
     runs = plan(smoke) if runs is None else runs
-    return run_cached(runs, classes, seeds, model, cache, run_worker, log)
+    return run_cached(runs, classes, seeds, model, cache, run_worker, log, chunk)
 
 
 def run_cached(
@@ -115,27 +117,51 @@ def run_cached(
     cache: Path,
     run_worker: Callable[[dict[str, Any]], dict[str, Any]],
     log: Callable[[str], None],
+    chunk: int | None = None,
 ) -> dict[str, Any]:
-    """Run (or read from ``cache``) each of ``runs`` for every seed, one worker each."""
+    """Run (or read from ``cache``) each of ``runs`` for every seed, one worker each, or one
+    worker per ``chunk`` classes (an interrupted long run then loses one chunk at most); a
+    run cached whole is read whole."""
     cache.mkdir(parents=True, exist_ok=True)
     answers = []
     # seed by seed: an interrupted section has every run of the first seed
     for seed in seeds:
         for run in runs:
             task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
-            path = cache / f"{key(task)}.json"
-            if path.exists():
-                answer = json.loads(path.read_text())
-            else:
-                log(f"{cache.name}: {run['setting']}, {run['name']}, seed {seed}")
-                answer = run_worker(task)
-                if "error" in answer:
-                    log(f"  failed: {answer['error']}")
-                    continue
-                answer = {"task": task, **answer}
-                path.write_text(json.dumps(answer, indent=1))
-            answers.append(answer)
+            parts = [task]
+            if chunk is not None and not (cache / f"{key(task)}.json").exists():
+                parts = [
+                    {**task, "classes": classes[i : i + chunk]}
+                    for i in range(0, len(classes), chunk)
+                ]
+            for part in parts:
+                path = cache / f"{key(part)}.json"
+                if path.exists():
+                    answer = json.loads(path.read_text())
+                else:
+                    log(
+                        f"{cache.name}: {run['setting']}, {run['name']}, seed {seed}, classes "
+                        f"{', '.join(map(str, part['classes']))}"
+                    )
+                    answer = run_worker(part)
+                    if "error" in answer:
+                        log(f"  failed: {answer['error']}")
+                        continue
+                    answer = {"task": part, **answer}
+                    path.write_text(json.dumps(answer, indent=1))
+                answers.append(answer)
     return {"classes": classes, "seeds": seeds, "runs": answers}
+
+
+def complete_runs(data: dict[str, Any]) -> int:
+    """How many (setting, run, seed) of ``data`` have pictures of every class (a run cached in
+    chunks counts once all its chunks are there)."""
+    covered: dict[tuple[str, str, int], set[int]] = {}
+    for answer in data["runs"]:
+        task = answer["task"]
+        run = (task["setting"], task["name"], task["seed"])
+        covered.setdefault(run, set()).update(task["classes"])
+    return sum(set(data["classes"]) <= classes for classes in covered.values())
 
 
 def from_cache(cache: Path, planned: int | None = None) -> dict[str, Any] | None:
@@ -145,7 +171,10 @@ def from_cache(cache: Path, planned: int | None = None) -> dict[str, Any] | None
     answers = [a for a in answers if a.get("task", {}).get("kind") == "ablation"]
     if not answers:
         return None
-    classes = answers[0]["task"]["classes"]
+    # every class the answers name, in the order of the largest answer (chunks add theirs)
+    classes: list[int] = []
+    for answer in sorted(answers, key=lambda a: -len(a["task"]["classes"])):
+        classes += [c for c in answer["task"]["classes"] if c not in classes]
     seeds = sorted({a["task"]["seed"] for a in answers})
     if planned is None:
         planned = len(plan(smoke=False)) * len(SEEDS)
@@ -326,7 +355,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     ]
     if "planned" in data:
         lines += [
-            f"**Partial**: {len(data['runs'])} of the {data['planned']} runs (setting x run x "
+            f"**Partial**: {complete_runs(data)} of the {data['planned']} runs (setting x run x "
             "seed) are done; the column *seeds* says which each row has. The section resumes "
             "where it stopped: `python bench/run.py --sections ablation`.",
             "",

@@ -301,3 +301,38 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     plan = decisive.plan(smoke=False)
     assert [run["name"] for run in plan] == list(decisive.RUNS)
     assert {(run["crops"], run["image_size"]) for run in plan} == {(32, 512)}
+
+
+def test_a_long_run_is_cached_in_chunks_of_classes_and_counted_once_complete(tmp_path):
+    import ablation
+
+    asked, failing = [], [[5]]
+
+    def worker(task):
+        asked.append(task["classes"])
+        if task["classes"] in failing:
+            return {"error": "killed"}
+        answer = _ablation_answer("run", task["seed"], [0.5, 0.5], 0.5)
+        judgements = [
+            {**j, "class": c}
+            for j in answer["judgements"]
+            for c in task["classes"][j["picture"] :][:1]
+        ]
+        return {
+            "self_judge": answer["self_judge"],
+            "seconds": 1.0,
+            "model_evaluations": 4,
+            "judgements": judgements,
+        }
+
+    run = {"setting": "full", "name": "run"}
+    data = ablation.run_cached([run], [1, 2, 3, 4, 5], [0], "m", tmp_path, worker, print, 2)
+    assert asked == [[1, 2], [3, 4], [5]]
+    assert [a["task"]["classes"] for a in data["runs"]] == [[1, 2], [3, 4]]
+    assert ablation.complete_runs(data) == 0  # class 5 is missing
+    # a rerun asks for the missing chunk only
+    asked.clear(), failing.clear()
+    ablation.run_cached([run], [1, 2, 3, 4, 5], [0], "m", tmp_path, worker, print, 2)
+    assert asked == [[5]]
+    again = ablation.from_cache(tmp_path, planned=1)
+    assert again["classes"] == [1, 2, 3, 4, 5] and ablation.complete_runs(again) == 1
