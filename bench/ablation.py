@@ -230,6 +230,8 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
             objective = objective * float(task["objective_scale"])
         # the user's keywords of the run, then a smoke run's tiny sizes
         keywords = {**task.get("keywords", {}), **task.get("override", {})}
+        if "spectrum_dc" in task:
+            keywords["spectrum"] = _natural_with_dc(task["spectrum_dc"], keywords)
         return xmaco.maco(objective, seed=seed, verbose=False, **preset, **keywords).images
     keywords: dict[str, Any] = {"steps": steps, "crops": crops, "image_size": side, "seed": seed}
     for name in ("crop_size", "learning_rate"):
@@ -249,6 +251,20 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
     else:
         method = xmaco.fourier if contender == "xmaco fourier" else xmaco.pixel
     return method(objective, verbose=False, **keywords).images
+
+
+def _natural_with_dc(dc: list[float], keywords: dict[str, Any]) -> np.ndarray:
+    """xmaco's analytic magnitude with other zero-frequency magnitudes (a candidate default)."""
+    from xmaco.spectrum import _natural as model
+
+    side = int(keywords.get("image_size", 512))
+    constants = {
+        name.lower(): getattr(model, f"_{name}")
+        for name in ("SCALE", "EXPONENT", "OFFSET", "AXIS_GAIN", "ROLLOFF", "ROLLOFF_ORDER")
+    }
+    constants = {k: np.asarray(v) if isinstance(v, tuple) else v for k, v in constants.items()}
+    magnitude = model.analytic_model(side, side, **constants, dc=np.asarray(dc, np.float64))
+    return magnitude.astype(np.float32)
 
 
 def _xplique_spectrum() -> Path:

@@ -39,6 +39,14 @@ RUNS: dict[str, dict[str, Any]] = {
         "objective_scale": ablation.AUTHORS_SCALE,
         "keywords": {"crop_padding": True},
     },
+    # xmaco's magnitude with the ImageNet average's share of mean-colour energy (the zero
+    # frequency, tools/make_default_spectrum.py --calibrate) instead of eight photos'
+    "fast, zero frequency calibrated": {
+        "contender": "xmaco preset",
+        "preset": "fast",
+        "steps": 128,
+        "spectrum_dc": [0.6776, 0.7160, 0.6053],
+    },
     "reference, objective / 1000, crop_padding=True": {
         "contender": "xmaco preset",
         "preset": "reference",

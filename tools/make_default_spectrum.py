@@ -15,11 +15,13 @@ per-band accuracy of the fitted model against a reference spectrum ``(3, 512, 25
 A handful of photos pins down the shape of the spectrum (the power laws, the extra energy on
 the axes, the mean colours) but not two properties of a large photo collection: the balance of
 energy between the decorrelated channels and how much the collection's resampling and JPEG
-compression soften the highest octave. ``--calibrate AVERAGE.npy`` refits just those five
-constants (the three channel scales, the roll-off frequency and its order) to the average
-magnitude of a photo collection, keeping everything else from the photos. The shipped default
-was calibrated on the ImageNet average magnitude (3, 512, 257); nothing of that array is
-shipped, only the five numbers.
+compression soften the highest octave, nor the mean colours' magnitude (the zero frequency:
+eight photos' mean colours say little about a million's). ``--calibrate AVERAGE.npy`` refits
+just those eight constants (the three channel scales, the roll-off frequency and its order,
+the three zero-frequency magnitudes, set to the collection's share of the energy) to the
+average magnitude of a photo collection, keeping everything else from the photos. The shipped
+default was calibrated on the ImageNet average magnitude (3, 512, 257); nothing of that array
+is shipped, only the eight numbers.
 
 Usage::
 
@@ -208,13 +210,25 @@ def calibrate(constants: dict, average: np.ndarray) -> dict:
 
     start = np.log([*constants["scale"], constants["rolloff"], constants["rolloff_order"]])
     theta, value = nelder_mead(loss, start, 0.1)
+    # the zero frequency, each channel's mean colour, relative to the rest of the energy
+    fitted = candidate(theta)
+    ratio = dc_ratio(average) / dc_ratio(fitted)
     return {
         **constants,
         "scale": np.exp(theta[:3]),
         "rolloff": float(np.exp(theta[3])),
         "rolloff_order": float(np.exp(theta[4])),
+        "dc": np.asarray(constants["dc"]) * ratio,
         "loss": value,
     }
+
+
+def dc_ratio(magnitude: np.ndarray) -> np.ndarray:
+    """Each channel's zero-frequency magnitude over the root of all the other energy: what
+    sets the mean colours' share of a standardised image."""
+    energy = magnitude.astype(np.float64) ** 2
+    other = energy.sum() - energy[:, 0, 0].sum()
+    return magnitude[:, 0, 0].astype(np.float64) / np.sqrt(other)
 
 
 def band_errors(candidate: np.ndarray, reference: np.ndarray) -> np.ndarray:
