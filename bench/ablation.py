@@ -232,6 +232,8 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
         keywords = {**task.get("keywords", {}), **task.get("override", {})}
         if "spectrum_dc" in task:
             keywords["spectrum"] = _natural_with_dc(task["spectrum_dc"], keywords)
+        if task.get("spectrum") == "xplique":
+            keywords["spectrum"] = _xplique_spectrum()
         return xmaco.maco(objective, seed=seed, verbose=False, **preset, **keywords).images
     keywords: dict[str, Any] = {"steps": steps, "crops": crops, "image_size": side, "seed": seed}
     for name in ("crop_size", "learning_rate"):

@@ -47,6 +47,13 @@ RUNS: dict[str, dict[str, Any]] = {
         "steps": 128,
         "spectrum_dc": [0.6776, 0.7160, 0.6053],
     },
+    # the ImageNet average itself (the file Xplique ships): how far a magnitude alone goes
+    "fast, Xplique's magnitude spectrum": {
+        "contender": "xmaco preset",
+        "preset": "fast",
+        "steps": 128,
+        "spectrum": "xplique",
+    },
     "reference, objective / 1000, crop_padding=True": {
         "contender": "xmaco preset",
         "preset": "reference",
