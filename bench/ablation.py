@@ -124,32 +124,35 @@ def run_cached(
     run cached whole is read whole."""
     cache.mkdir(parents=True, exist_ok=True)
     answers = []
-    # seed by seed: an interrupted section has every run of the first seed
-    for seed in seeds:
-        for run in runs:
-            task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
-            parts = [task]
-            if chunk is not None and not (cache / f"{key(task)}.json").exists():
-                parts = [
-                    {**task, "classes": classes[i : i + chunk]}
-                    for i in range(0, len(classes), chunk)
-                ]
-            for part in parts:
-                path = cache / f"{key(part)}.json"
-                if path.exists():
-                    answer = json.loads(path.read_text())
-                else:
-                    log(
-                        f"{cache.name}: {run['setting']}, {run['name']}, seed {seed}, classes "
-                        f"{', '.join(map(str, part['classes']))}"
-                    )
-                    answer = run_worker(part)
-                    if "error" in answer:
-                        log(f"  failed: {answer['error']}")
-                        continue
-                    answer = {"task": part, **answer}
-                    path.write_text(json.dumps(answer, indent=1))
-                answers.append(answer)
+    # stage by stage, then seed by seed: an interrupted section has every run of the first
+    # seed of its first stage; a run's "seeds" limits it to some of them
+    order = [(run.get("stage", 0), seed, n) for seed in seeds for n, run in enumerate(runs)]
+    for _, seed, n in sorted(order):
+        if seed not in runs[n].get("seeds", seeds):
+            continue
+        run = {k: v for k, v in runs[n].items() if k not in ("stage", "seeds")}
+        task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
+        parts = [task]
+        if chunk is not None and not (cache / f"{key(task)}.json").exists():
+            parts = [
+                {**task, "classes": classes[i : i + chunk]} for i in range(0, len(classes), chunk)
+            ]
+        for part in parts:
+            path = cache / f"{key(part)}.json"
+            if path.exists():
+                answer = json.loads(path.read_text())
+            else:
+                log(
+                    f"{cache.name}: {run['setting']}, {run['name']}, seed {seed}, classes "
+                    f"{', '.join(map(str, part['classes']))}"
+                )
+                answer = run_worker(part)
+                if "error" in answer:
+                    log(f"  failed: {answer['error']}")
+                    continue
+                answer = {"task": part, **answer}
+                path.write_text(json.dumps(answer, indent=1))
+            answers.append(answer)
     return {"classes": classes, "seeds": seeds, "runs": answers}
 
 
@@ -230,8 +233,8 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
             objective = objective * float(task["objective_scale"])
         # the user's keywords of the run, then a smoke run's tiny sizes
         keywords = {**task.get("keywords", {}), **task.get("override", {})}
-        if "spectrum_dc" in task:
-            keywords["spectrum"] = _natural_with_dc(task["spectrum_dc"], keywords)
+        if "spectrum_model" in task:
+            keywords["spectrum"] = _natural_with(task["spectrum_model"], keywords)
         if task.get("spectrum") == "xplique":
             keywords["spectrum"] = _xplique_spectrum()
         return xmaco.maco(objective, seed=seed, verbose=False, **preset, **keywords).images
@@ -255,18 +258,17 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
     return method(objective, verbose=False, **keywords).images
 
 
-def _natural_with_dc(dc: list[float], keywords: dict[str, Any]) -> np.ndarray:
-    """xmaco's analytic magnitude with other zero-frequency magnitudes (a candidate default)."""
+def _natural_with(constants: dict[str, Any], keywords: dict[str, Any]) -> np.ndarray:
+    """xmaco's analytic magnitude with some of its constants replaced (a former or a candidate
+    default), on the run's canvas."""
     from xmaco.spectrum import _natural as model
 
+    names = ("SCALE", "EXPONENT", "OFFSET", "AXIS_GAIN", "ROLLOFF", "ROLLOFF_ORDER", "DC")
+    values = {name.lower(): getattr(model, f"_{name}") for name in names}
+    values.update(constants)
+    values = {k: np.asarray(v, np.float64) if np.ndim(v) else float(v) for k, v in values.items()}
     side = int(keywords.get("image_size", 512))
-    constants = {
-        name.lower(): getattr(model, f"_{name}")
-        for name in ("SCALE", "EXPONENT", "OFFSET", "AXIS_GAIN", "ROLLOFF", "ROLLOFF_ORDER")
-    }
-    constants = {k: np.asarray(v) if isinstance(v, tuple) else v for k, v in constants.items()}
-    magnitude = model.analytic_model(side, side, **constants, dc=np.asarray(dc, np.float64))
-    return magnitude.astype(np.float32)
+    return model.analytic_model(side, side, **values).astype(np.float32)
 
 
 def _xplique_spectrum() -> Path:

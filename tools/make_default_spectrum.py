@@ -186,41 +186,37 @@ def nelder_mead(
 
 
 def calibrate(constants: dict, average: np.ndarray) -> dict:
-    """Refit the channel scales and the roll-off to ``average`` (3, CANVAS, CANVAS // 2 + 1).
+    """Refit the channel scales, the roll-off and the zero frequency to ``average``
+    (3, CANVAS, CANVAS // 2 + 1).
 
     The loss is the squared log error of the energy-normalised octave band means
-    (CHECK_BANDS), the accuracy measure of the tests; the other constants stay as fitted.
+    (CHECK_BANDS), the accuracy measure of the tests; each candidate's zero frequency is set
+    to carry the average's share of the energy (:func:`dc_ratio`), since it is part of that
+    normalisation. The other constants stay as fitted to the photos.
     """
     fixed = {
-        k: v for k, v in constants.items() if k not in ("loss", "scale", "rolloff", "rolloff_order")
+        k: v
+        for k, v in constants.items()
+        if k not in ("loss", "scale", "rolloff", "rolloff_order", "dc")
     }
+    target = dc_ratio(average)
 
-    def candidate(theta: np.ndarray) -> np.ndarray:
-        return analytic_model(
-            CANVAS,
-            CANVAS,
-            scale=np.exp(theta[:3]),
-            rolloff=float(np.exp(theta[3])),
-            rolloff_order=float(np.exp(theta[4])),
-            **fixed,
-        )
+    def unpack(theta: np.ndarray) -> dict:
+        scale = np.exp(theta[:3])
+        rolloff, rolloff_order = float(np.exp(theta[3])), float(np.exp(theta[4]))
+        shape = {"scale": scale, "rolloff": rolloff, "rolloff_order": rolloff_order}
+        # with DC c the ratio is c * CANVAS**2 / sqrt(other energy): solve for c
+        other = analytic_model(CANVAS, CANVAS, **shape, **fixed, dc=np.zeros(3))
+        dc = target * np.sqrt(np.sum(other.astype(np.float64) ** 2)) / CANVAS**2
+        return {**shape, "dc": dc}
 
     def loss(theta: np.ndarray) -> float:
-        return float(np.sum(np.log1p(band_errors(candidate(theta), average)) ** 2))
+        candidate = analytic_model(CANVAS, CANVAS, **unpack(theta), **fixed)
+        return float(np.sum(np.log1p(band_errors(candidate, average)) ** 2))
 
     start = np.log([*constants["scale"], constants["rolloff"], constants["rolloff_order"]])
     theta, value = nelder_mead(loss, start, 0.1)
-    # the zero frequency, each channel's mean colour, relative to the rest of the energy
-    fitted = candidate(theta)
-    ratio = dc_ratio(average) / dc_ratio(fitted)
-    return {
-        **constants,
-        "scale": np.exp(theta[:3]),
-        "rolloff": float(np.exp(theta[3])),
-        "rolloff_order": float(np.exp(theta[4])),
-        "dc": np.asarray(constants["dc"]) * ratio,
-        "loss": value,
-    }
+    return {**constants, **unpack(theta), "loss": value}
 
 
 def dc_ratio(magnitude: np.ndarray) -> np.ndarray:

@@ -23,18 +23,20 @@ from ._validation import canvas_side, channel_count
 # The constants were fitted by tools/make_default_spectrum.py to eight colour photographs that
 # ship with matplotlib, scikit-image and scikit-learn, first brought to the size of an average
 # ImageNet photo (140,000 pixels) and then bilinearly to a 512 x 512 canvas, as ImageNet photos
-# are. Five of them, which a few photos cannot pin down (the channel scales: the colour balance
+# are. Eight of them, which a few photos cannot pin down (the channel scales: the colour balance
 # of a large collection; the roll-off: how much its resampling and compression soften the top
-# octave), were then calibrated on the ImageNet average magnitude (``--calibrate``); nothing of
-# that array ships. docs/spectrum.md gives the photos and the accuracy.
+# octave; the zero frequency: the spread of a million photos' mean colours), were then
+# calibrated on the ImageNet average magnitude (``--calibrate``); nothing of that array ships.
+# docs/spectrum.md gives the photos, the accuracy, and what the zero frequency does to
+# transfer (docs/benchmarks.md, section 7).
 # The scale is that of images standardised to unit contrast, as :func:`estimate` measures them.
-_SCALE = (0.076302, 0.056144, 0.067548)
+_SCALE = (0.079456, 0.058633, 0.069898)
 _EXPONENT = (1.1702, 1.2450, 1.1517)
 _OFFSET = 0.0007115
 _AXIS_GAIN = 1.6763
-_ROLLOFF = 0.1747
-_ROLLOFF_ORDER = 2.2414
-_DC = (0.4204, 1.0955, 0.3909)
+_ROLLOFF = 0.1670
+_ROLLOFF_ORDER = 2.1475
+_DC = (0.7036, 0.7435, 0.6285)
 
 
 # Rec. 601 luma weights: the grayscale magnitude is that of the luminance of the RGB model.
