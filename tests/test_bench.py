@@ -290,9 +290,9 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     assert data["planned"] == planned
     text = "\n".join(decisive.section_lines(data))
     assert f"**Partial**: 2 of the {planned} runs" in text
-    # the reference preset's row comes first whatever the cache's order; Xplique's next
+    # rows in the plan's order whatever the cache's: Xplique's first, then xmaco's presets
     rows = [line.split(" | ")[0][2:] for line in text.splitlines() if " | 0 | 2 | 16 | " in line]
-    assert rows == ['xmaco.maco(preset="reference")', "Xplique maco()"]
+    assert rows == ["Xplique maco()", 'xmaco.maco(preset="reference")']
     first = '| xmaco.maco(preset="reference") | +'
     row = next(line for line in text.splitlines() if line.startswith(first))
     # +0.2 and -0.1 -> median +0.05; crops +0.25; one of two better; 0.45 >= 0.4 and 0.75 >= 0.5
