@@ -20,17 +20,8 @@ from typing import Any
 
 import ablation
 import numpy as np
-from ablation import SEEDS, _per_picture, _spread, _table
+from ablation import PHOTOS_MAGNITUDE, SEEDS, _per_picture, _spread, _table
 
-#: xmaco's analytic magnitude before its zero frequency was calibrated (its mean colours
-#: fitted to eight photos; scales and roll-off calibrated without it): the runs made with it
-#: rebuild it from these constants, so that they keep their meaning.
-PHOTOS_MAGNITUDE = {
-    "scale": [0.076302, 0.056144, 0.067548],
-    "rolloff": 0.1747,
-    "rolloff_order": 2.2414,
-    "dc": [0.4204, 1.0955, 0.3909],
-}
 #: The runs, the most telling first: the reference implementation, the default, the MACO
 #: reference.
 #: ``stage`` orders the work (every seed of a stage before the next stage), ``seeds`` limits a

@@ -426,7 +426,8 @@ def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
         "machine. Self-recognition only (the maker judging its own pictures), and xmaco's runs "
         "here use the uniform phase, its formulation before section 6 showed that the "
         "standardised phase, now the `reference` preset's, is what the reference schedule "
-        "needs: section 6 judges both by other networks.",
+        "needs: section 6 judges both by other networks. Made with xmaco's magnitude as it "
+        "was before its zero frequency was calibrated (section 7).",
         "",
         "| run | model evaluations | s / visualization | logit, median (min-max) | "
         "probability, median (min-max) | top-1 | top-5 |",
