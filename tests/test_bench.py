@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,3 +338,17 @@ def test_a_long_run_is_cached_in_chunks_of_classes_and_counted_once_complete(tmp
     assert asked == [[5]]
     again = ablation.from_cache(tmp_path, planned=1)
     assert again["classes"] == [1, 2, 3, 4, 5] and ablation.complete_runs(again) == 1
+
+
+def test_a_run_rebuilds_the_magnitude_it_names():
+    import ablation
+
+    from xmaco.spectrum import natural
+
+    # no constant replaced: exactly the library's default, at any canvas
+    np.testing.assert_array_equal(ablation._natural_with({}, 48), natural(48, 48))
+    former = ablation._natural_with(ablation.PHOTOS_MAGNITUDE, 48)
+    assert former.shape == (3, 48, 25)
+    # the former zero frequency, on the same per-pixel scale as the model's
+    np.testing.assert_allclose(former[:, 0, 0] / 48**2, ablation.PHOTOS_MAGNITUDE["dc"], rtol=1e-6)
+    assert not np.allclose(former, natural(48, 48))
