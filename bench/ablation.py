@@ -366,6 +366,23 @@ def score_cells(entry: dict[str, Any], judges: list[str], self_judge: str) -> li
     return [*cells, f"{_mean(values.get((self_judge, 'probability'), {})):.3f}"]
 
 
+def partial_note(data: dict[str, Any], runs: str, section: str) -> list[str]:
+    """The page's lines saying how much of an unfinished section is done."""
+    return [
+        f"**Partial**: {complete_runs(data)} of the {data['planned']} runs ({runs}) are done; "
+        "the column *seeds* says which each row has. The section resumes where it stopped: "
+        f"`python bench/run.py --sections {section}`.",
+        "",
+    ]
+
+
+def table_header(columns: list[str], judges: list[str]) -> list[str]:
+    """A results table's header: ``columns``, then :func:`score_cells`' columns."""
+    header = [*columns, *(f"{j} p" for j in judges), *(f"{j} crops top-1" for j in judges)]
+    header.append("self p")
+    return ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+
+
 def _mean(cell: dict[Any, float]) -> float:
     return float(np.mean(list(cell.values()))) if cell else float("nan")
 
@@ -397,15 +414,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "",
     ]
     if "planned" in data:
-        lines += [
-            f"**Partial**: {complete_runs(data)} of the {data['planned']} runs (setting x run x "
-            "seed) are done; the column *seeds* says which each row has. The section resumes "
-            "where it stopped: `python bench/run.py --sections ablation`.",
-            "",
-        ]
-    header = ["setting", "run", "seeds", "evaluations", "s / picture"]
-    header += [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges] + ["self p"]
-    lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+        lines += partial_note(data, "setting x run x seed", "ablation")
+    lines += table_header(["setting", "run", "seeds", "evaluations", "s / picture"], judges)
     for (setting, name), entry in _by_setting(table):
         cells = [setting, name, ", ".join(map(str, sorted(entry["seeds"])))]
         cells += score_cells(entry, judges, self_judge)

@@ -167,17 +167,10 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "its crops may reach outside the canvas).",
         "",
     ]
-    done = ablation.complete_runs(data)
-    if done < data["planned"]:
-        lines += [
-            f"**Partial**: {done} of the {data['planned']} runs (run x seed) are done; the "
-            "column *seeds* says which each row has. The section resumes where it stopped: "
-            "`python bench/run.py --sections decisive`.",
-            "",
-        ]
-    header = ["run", "seeds", "pictures", "evaluations", "s / picture"]
-    header += [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges] + ["self p"]
-    lines += ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    if ablation.complete_runs(data) < data["planned"]:
+        lines += ablation.partial_note(data, "run x seed", "decisive")
+    columns = ["run", "seeds", "pictures", "evaluations", "s / picture"]
+    lines += ablation.table_header(columns, judges)
     for name, entry in table.items():
         values = entry["values"]
         pictures = len(next(iter(values.values()), {}))
