@@ -137,35 +137,39 @@ def run_cached(
     run cached whole is read whole."""
     cache.mkdir(parents=True, exist_ok=True)
     answers = []
-    # stage by stage, then seed by seed: an interrupted section has every run of the first
-    # seed of its first stage; a run's "seeds" limits it to some of them
-    order = [(run.get("stage", 0), seed, n) for seed in seeds for n, run in enumerate(runs)]
-    for _, seed, n in sorted(order):
-        if seed not in runs[n].get("seeds", seeds):
-            continue
-        run = {k: v for k, v in runs[n].items() if k not in ("stage", "seeds")}
-        task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
-        parts = [task]
-        if chunk is not None and not (cache / f"{key(task)}.json").exists():
-            parts = [
-                {**task, "classes": classes[i : i + chunk]} for i in range(0, len(classes), chunk)
-            ]
-        for part in parts:
-            path = cache / f"{key(part)}.json"
-            if path.exists():
-                answer = json.loads(path.read_text())
-            else:
-                log(
-                    f"{cache.name}: {run['setting']}, {run['name']}, seed {seed}, classes "
-                    f"{', '.join(map(str, part['classes']))}"
-                )
-                answer = run_worker(part)
-                if "error" in answer:
-                    log(f"  failed: {answer['error']}")
-                    continue
-                answer = {"task": part, **answer}
-                path.write_text(json.dumps(answer, indent=1))
-            answers.append(answer)
+    # stage by stage, seed by seed, then chunk by chunk across the runs: an interrupted
+    # section has every run of its first stage and seed, and the runs of an unfinished seed
+    # have the same classes; a run's "seeds" limits it to some of them
+    work = []
+    for seed in seeds:
+        for n, spec in enumerate(runs):
+            if seed not in spec.get("seeds", seeds):
+                continue
+            run = {k: v for k, v in spec.items() if k not in ("stage", "seeds")}
+            task = {"kind": "ablation", "model": model, "classes": classes, "seed": seed, **run}
+            parts = [task]
+            if chunk is not None and not (cache / f"{key(task)}.json").exists():
+                parts = [
+                    {**task, "classes": classes[i : i + chunk]}
+                    for i in range(0, len(classes), chunk)
+                ]
+            work += [(spec.get("stage", 0), seed, c, n, part) for c, part in enumerate(parts)]
+    for *_, part in sorted(work, key=lambda item: item[:4]):
+        path = cache / f"{key(part)}.json"
+        if path.exists():
+            answer = json.loads(path.read_text())
+        else:
+            log(
+                f"{cache.name}: {part['setting']}, {part['name']}, seed {part['seed']}, "
+                f"classes {', '.join(map(str, part['classes']))}"
+            )
+            answer = run_worker(part)
+            if "error" in answer:
+                log(f"  failed: {answer['error']}")
+                continue
+            answer = {"task": part, **answer}
+            path.write_text(json.dumps(answer, indent=1))
+        answers.append(answer)
     return {"classes": classes, "seeds": seeds, "runs": answers}
 
 

@@ -33,6 +33,7 @@ RUNS: dict[str, dict[str, Any]] = {
         "contender": "xmaco preset",
         "preset": "reference",
         "steps": 256,
+        "stage": 1,
     },
     # the same presets with the magnitude as it was (seed 0): what the zero frequency did
     "reference, eight photos' zero frequency": {

@@ -352,3 +352,32 @@ def test_a_run_rebuilds_the_magnitude_it_names():
     # the former zero frequency, on the same per-pixel scale as the model's
     np.testing.assert_allclose(former[:, 0, 0] / 48**2, ablation.PHOTOS_MAGNITUDE["dc"], rtol=1e-6)
     assert not np.allclose(former, natural(48, 48))
+
+
+def test_chunks_alternate_between_runs_so_an_unfinished_seed_is_paired(tmp_path):
+    import ablation
+
+    asked = []
+
+    def worker(task):
+        asked.append((task["name"], task["seed"], task["classes"]))
+        return {"error": "not needed"}
+
+    runs = [
+        {"setting": "full", "name": "a"},
+        {"setting": "full", "name": "b", "seeds": [1]},
+        {"setting": "full", "name": "c", "stage": 1},
+    ]
+    ablation.run_cached(runs, [1, 2, 3, 4], [0, 1], "m", tmp_path, worker, print, 2)
+    assert asked == [
+        ("a", 0, [1, 2]),
+        ("a", 0, [3, 4]),
+        ("a", 1, [1, 2]),
+        ("b", 1, [1, 2]),
+        ("a", 1, [3, 4]),
+        ("b", 1, [3, 4]),
+        ("c", 0, [1, 2]),
+        ("c", 0, [3, 4]),
+        ("c", 1, [1, 2]),
+        ("c", 1, [3, 4]),
+    ]
