@@ -175,7 +175,8 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "constants, so they still say what that magnitude gives; *zero frequency calibrated* "
         "changes only those three numbers of it; *objective / 1000, crop_padding=True* adds "
         "the authors' two other differences (Xplique's class objective is the logit / 1000; "
-        "its crops may reach outside the canvas).",
+        "its crops may reach outside the canvas). The row with `crop_size=linear(0.5, 0.05)` "
+        "keeps `fast`'s steps and learning rate with the reference's crop schedule.",
         "",
     ]
     if ablation.complete_runs(data) < data["planned"]:
