@@ -201,7 +201,7 @@ def calibrate(constants: dict, average: np.ndarray) -> dict:
     }
     target = dc_ratio(average)
 
-    def unpack(theta: np.ndarray) -> dict:
+    def calibrated(theta: np.ndarray) -> dict:
         scale = np.exp(theta[:3])
         rolloff, rolloff_order = float(np.exp(theta[3])), float(np.exp(theta[4]))
         shape = {"scale": scale, "rolloff": rolloff, "rolloff_order": rolloff_order}
@@ -211,12 +211,12 @@ def calibrate(constants: dict, average: np.ndarray) -> dict:
         return {**shape, "dc": dc}
 
     def loss(theta: np.ndarray) -> float:
-        candidate = analytic_model(CANVAS, CANVAS, **unpack(theta), **fixed)
+        candidate = analytic_model(CANVAS, CANVAS, **calibrated(theta), **fixed)
         return float(np.sum(np.log1p(band_errors(candidate, average)) ** 2))
 
     start = np.log([*constants["scale"], constants["rolloff"], constants["rolloff_order"]])
     theta, value = nelder_mead(loss, start, 0.1)
-    return {**constants, **unpack(theta), "loss": value}
+    return {**constants, **calibrated(theta), "loss": value}
 
 
 def dc_ratio(magnitude: np.ndarray) -> np.ndarray:
