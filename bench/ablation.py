@@ -250,10 +250,11 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
             objective = objective * float(task["objective_scale"])
         # the user's keywords of the run, then a smoke run's tiny sizes
         keywords = {**task.get("keywords", {}), **task.get("override", {})}
-        if "crop_size" in task:  # a schedule over the run's steps, as a user would build it
-            (kind, (start, end)), *_ = task["crop_size"].items()
-            run_steps = int(keywords.get("steps", steps))
-            keywords["crop_size"] = getattr(schedules, kind)(start, end, run_steps)
+        for name in ("crop_size", "learning_rate"):
+            if name in task:  # a schedule over the run's steps, as a user would build it
+                (kind, (start, end)), *_ = task[name].items()
+                run_steps = int(keywords.get("steps", steps))
+                keywords[name] = getattr(schedules, kind)(start, end, run_steps)
         spectrum = _spectrum(task, int(keywords.get("image_size", side)))
         if spectrum is not None:
             keywords["spectrum"] = spectrum
