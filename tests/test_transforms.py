@@ -104,6 +104,23 @@ def test_padded_boxes_may_reach_outside_and_read_zeros_there():
         np.testing.assert_allclose(cropped[11:, 11:], 1.0, atol=1e-6)
 
 
+def test_a_wider_spread_shows_the_canvas_borders_as_often_as_its_centre():
+    def coverage(spread: float) -> np.ndarray:
+        boxes = sample_boxes(
+            tf.range(8, dtype=tf.int64), tf.constant(0), 256, 0.3, (64, 64), center_std=spread
+        ).numpy()
+        xs = np.linspace(0.0, 1.0, 21)
+        seen = (boxes[:, None, 1] <= xs) & (xs <= boxes[:, None, 3])
+        return seen.mean(axis=0)
+
+    narrow, wide = coverage(0.15), coverage(0.35)
+    # the border tenth of the side against the middle tenth
+    assert narrow[:2].mean() < 0.1 * narrow[10] and wide[:2].mean() > 0.3 * wide[10]
+    assert Crops(4, 0.5).spread == 0.15 and Crops(4, 0.5, spread=0.35).describe()["spread"] == 0.35
+    with pytest.raises(ValueError, match=r"crop_spread to be a number in \(0, 1\]\. Received: "):
+        Crops(4, 0.5, spread=1.5)
+
+
 # ------------------------------------------------------------------ transforms as objects
 def _worked_example() -> dict:
     page = (Path(__file__).parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
@@ -141,6 +158,10 @@ def test_the_default_transforms_are_the_crops_and_noise_keywords(cnn):
     fast = xmaco.maco(objective, preset="fast", transforms=[Crops(2)], **run)
     assert fast.config["crop_size"] == {"schedule": "linear", "start": 0.5, "end": 0.2, "steps": 3}
     assert fast.config["noise"] is None  # no Noise given, none added
+    # crop_spread moves the crops, so the pictures; the preset's is recorded when none is given
+    spread = xmaco.maco(objective, crops=4, crop_size=0.4, noise=0.1, crop_spread=0.35, **run)
+    assert not np.allclose(spread.images, keywords.images)
+    assert (spread.config["crop_spread"], keywords.config["crop_spread"]) == (0.35, 0.15)
 
 
 def test_a_visualization_sees_the_same_views_alone_or_in_a_batch(cnn):

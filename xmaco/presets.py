@@ -63,6 +63,9 @@ class Preset:
     phase
         How MACO draws and uses the phase (:class:`xmaco.parameterizations.Maco`):
         ``"uniform"`` or ``"standardised"``.
+    crop_spread
+        Standard deviation of the crop centres around the canvas centre, a fraction of its
+        side (:class:`xmaco.transforms.Crops`); the authors' is 0.15.
     summary
         One line for help texts.
 
@@ -84,6 +87,7 @@ class Preset:
     summary: str
     learning_rate: tuple[float, float] | None = None
     phase: str = "uniform"
+    crop_spread: float = 0.15
 
     @property
     def model_evaluations(self) -> int:
@@ -139,6 +143,7 @@ class Preset:
             "crop_side": list(self.crop_side),
             "learning_rate": None if self.learning_rate is None else list(self.learning_rate),
             "phase": self.phase,
+            "crop_spread": self.crop_spread,
         }
 
 

@@ -41,6 +41,7 @@ class RunKeywords(TypedDict, total=False):
     image_size: int | tuple[int, int]
     crop_size: Any
     crop_padding: bool
+    crop_spread: float | None
     noise: Any
     transforms: Sequence[Transform] | None
     learning_rate: Any
@@ -59,7 +60,7 @@ class RunKeywords(TypedDict, total=False):
 #: Every keyword of :class:`RunKeywords`, in the order the docs list them.
 KEYWORDS: tuple[str, ...] = tuple(RunKeywords.__annotations__)
 #: The keywords that make the default transforms; ``transforms=`` replaces them all.
-_TRANSFORM_KEYWORDS = ("crops", "crop_size", "crop_padding", "noise")
+_TRANSFORM_KEYWORDS = ("crops", "crop_size", "crop_padding", "crop_spread", "noise")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,13 +76,16 @@ class RunSettings:
         Optimisation steps (>= 1). Preset ``"fast"`` (the default): 128; ``"reference"``: 256.
     transforms
         What each step shows the model, in order (:mod:`xmaco.transforms`): by default
-        ``Crops(crops, crop_size, crop_padding)`` then ``Noise(noise)``, built from the keywords
+        ``Crops(crops, crop_size, crop_padding, crop_spread)`` then ``Noise(noise)``, built from
+        the keywords
         ``crops`` (random crops of the canvas per visualization and step, resized to the model
         input; None: the whole canvas once), ``crop_size`` (the crop side as a fraction of the
         canvas' shorter side, a number or a schedule; None: the preset's, shrinking linearly
         over the run), ``crop_padding`` (crops may reach outside the canvas, reading zeros
-        there, as in Xplique's ``maco()``) and ``noise`` (the noise scale, a fraction of half
-        the value range: number or schedule). Giving ``transforms=[...]`` replaces all four.
+        there, as in Xplique's ``maco()``), ``crop_spread`` (the standard deviation of the crop
+        centres around the canvas centre, a fraction of its side; None: the preset's) and
+        ``noise`` (the noise scale, a fraction of half the value range: number or schedule).
+        Giving ``transforms=[...]`` replaces all five.
     image_size
         Canvas (height, width); an int makes it square.
     learning_rate
@@ -209,6 +213,7 @@ class RunSettings:
             "image_size": list(self.image_size),
             "crop_size": None if crops is None else schedules.describe(crops.size),
             "crop_padding": bool(crops is not None and crops.padding),
+            "crop_spread": None if crops is None else crops.spread,
             "noise": None if noise is None else schedules.describe(noise.scale),
             "transforms": described,
             "learning_rate": None
@@ -237,8 +242,8 @@ def _transforms(keywords: dict[str, Any], chosen: presets.Preset, steps: int) ->
         mixed = [name for name in _TRANSFORM_KEYWORDS if name in keywords]
         if mixed:
             raise ValueError(
-                "Expected either transforms=[...] or the keywords crops, crop_size, "
-                f"crop_padding and noise, not both. Received: transforms and {', '.join(mixed)}"
+                "Expected either transforms=[...] or the keywords crops, crop_size, crop_padding, "
+                f"crop_spread and noise, not both. Received: transforms and {', '.join(mixed)}"
             )
         return check_transforms(keywords["transforms"], crop_size)
     crops = keywords.get("crops", FROM_PRESET)
@@ -246,7 +251,15 @@ def _transforms(keywords: dict[str, Any], chosen: presets.Preset, steps: int) ->
     if crops is None:
         made: list[Transform] = [Resize()]
     else:
-        made = [Crops(crops, keywords.get("crop_size"), keywords.get("crop_padding", False))]
+        spread = keywords.get("crop_spread")
+        made = [
+            Crops(
+                crops,
+                keywords.get("crop_size"),
+                keywords.get("crop_padding", False),
+                chosen.crop_spread if spread is None else spread,
+            )
+        ]
     made.append(Noise(keywords.get("noise", 0.08)))
     return check_transforms(made, crop_size)
 

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import schedules
-from ._checks import check_count, check_flag
+from ._checks import check_count, check_flag, check_fraction
 from ._resample import gather_crop, kernel_crop
 
 __all__ = [
@@ -138,7 +138,7 @@ class Crops:
     """``count`` random square crops of each canvas per step, resized to the model input.
 
     Each crop's side is ``size`` (a fraction of the canvas' shorter side, a number or a
-    schedule of the step) plus ``N(0, 0.05)``, its centre ``0.5 + N(0, 0.15)`` per axis (see
+    schedule of the step) plus ``N(0, 0.05)``, its centre ``0.5 + N(0, spread)`` per axis (see
     :func:`sample_boxes`). Crops come first among the transforms that change the number of
     views: they take one view per visualization.
 
@@ -151,6 +151,11 @@ class Crops:
     padding
         Let a crop reach outside the canvas (reading zeros there, the middle of a symmetric
         value range), as in Xplique's ``maco()``; False keeps every crop inside.
+    spread
+        Standard deviation of the crop centres around the canvas centre, a fraction of its side
+        (keyword ``crop_spread``). The authors' 0.15 shows the canvas' borders to the model
+        about 30 times less often than its centre, so that the picture fades out towards them;
+        0.35 shows every part of the canvas within a factor of about 2.
 
     Example
     -------
@@ -165,6 +170,7 @@ class Crops:
     count: int = 32
     size: Any = None
     padding: bool = False
+    spread: float = 0.15
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "count", check_count(self.count, "crops", 1))
@@ -172,6 +178,7 @@ class Crops:
             size = schedules.as_schedule(self.size, "crop_size", 0.0, 1.0)
             object.__setattr__(self, "size", size)
         object.__setattr__(self, "padding", check_flag(self.padding, "crop_padding"))
+        object.__setattr__(self, "spread", check_fraction(self.spread, "crop_spread"))
 
     def __call__(self, views: Views, context: StepContext) -> Views:
         n = int(context.seeds.shape[0])
@@ -183,7 +190,13 @@ class Crops:
         size = tf.cast(self.size(context.step), tf.float32)
         canvas = tuple(int(side) for side in views.images.shape[1:3])
         boxes = sample_boxes(
-            context.seeds, context.step, self.count, size, canvas, padding=self.padding
+            context.seeds,
+            context.step,
+            self.count,
+            size,
+            canvas,
+            center_std=self.spread,
+            padding=self.padding,
         )
         images = crop(views.images, boxes, self.count, context.input_size)
         owners = tf.repeat(tf.range(n, dtype=tf.int32), self.count)
@@ -198,6 +211,7 @@ class Crops:
             "count": self.count,
             "size": schedules.describe(self.size),
             "padding": bool(self.padding),
+            "spread": self.spread,
         }
 
 
