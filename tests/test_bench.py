@@ -277,6 +277,8 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     import ablation
     import decisive
 
+    from xmaco import presets
+
     runs = [
         _ablation_answer("Xplique maco()", 0, [0.4, 0.4], 0.5),
         _ablation_answer('xmaco.maco(preset="reference")', 0, [0.6, 0.3], 0.75),
@@ -303,10 +305,10 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     plan = decisive.plan(smoke=False)
     assert [run["name"] for run in plan] == list(decisive.RUNS)
     assert {run["image_size"] for run in plan} == {512}
-    for run in plan:  # the evaluations counted are the ones a run's keywords make
-        keywords = run.get("keywords", {})
-        counted = (run["steps"], run["crops"])
-        assert (keywords.get("steps", run["steps"]), keywords.get("crops", 32)) == counted
+    for run in plan:  # the evaluations counted are the ones a run makes: keywords, else preset
+        preset = presets.get(run.get("preset", "reference"))  # Xplique's defaults: reference's
+        keywords = {"steps": preset.steps, "crops": preset.crops, **run.get("keywords", {})}
+        assert (keywords["steps"], keywords["crops"]) == (run["steps"], run["crops"]), run["name"]
 
 
 def test_a_long_run_is_cached_in_chunks_of_classes_and_counted_once_complete(tmp_path):

@@ -88,7 +88,7 @@ def test_visualize_channels_neurons_and_layers(capsys, tmp_path, saved_model, ta
 @pytest.mark.parametrize(
     ("options", "steps", "crops", "side", "rate"),
     [
-        ("", 2, 32, (0.5, 0.2), "cosine"),  # the default preset, fast, with --steps 2
+        ("", 2, 16, (0.5, 0.2), "cosine"),  # the default preset, fast, with --steps 2
         ("--preset reference", 2, 32, (0.5, 0.05), "constant"),
         ("--preset fast --crops 3", 2, 3, (0.5, 0.2), "cosine"),
     ],

@@ -31,7 +31,7 @@ def test_every_front_door_takes_the_run_keywords_and_names_a_misspelt_one(cnn):
         assert parameters[list(parameters)[-1]].kind is inspect.Parameter.VAR_KEYWORD
     assert {"steps", "crops", "crop_size", "transforms", "preset", "seed"} <= set(KEYWORDS)
     # what the caller leaves out comes from the preset, presets.DEFAULT ("fast") by default
-    assert (RunSettings.create().steps, RunSettings.create().crops) == (128, 32)
+    assert (RunSettings.create().steps, RunSettings.create().crops) == (256, 16)
     assert RunSettings.create(preset="reference").steps == 256
     assert RunSettings.create(preset="fast", crops=None).crops is None
     objective = xmaco.Objective.neuron(cnn, "logits", 1)
@@ -46,7 +46,7 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
     spelled_out = xmaco.maco(
         objective,
         preset="reference",
-        crops=32,
+        crops=16,
         crop_size=schedules.linear(0.5, 0.2, 3),
         learning_rate=schedules.cosine(1.0, 0.1, 3),
         phase="standardised",
@@ -56,7 +56,7 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
     assert fast.config["preset"] == "fast" and spelled_out.config["preset"] == "reference"
     for key in ("crop_size", "learning_rate"):
         assert fast.config[key] == spelled_out.config[key]
-    assert fast.config["crop_size"]["end"] == 0.2 and fast.config["crops"] == 32
+    assert fast.config["crop_size"]["end"] == 0.2 and fast.config["crops"] == 16
     assert fast.config["learning_rate"] == {
         "schedule": "cosine",
         "start": 1.0,
@@ -64,7 +64,7 @@ def test_a_preset_fills_in_what_the_caller_left_out(cnn):
         "steps": 3,
     }
     constant = xmaco.maco(
-        objective, preset="reference", crops=32, crop_size=schedules.linear(0.5, 0.2, 3), **run
+        objective, preset="reference", crops=16, crop_size=schedules.linear(0.5, 0.2, 3), **run
     )
     assert not np.array_equal(fast.images, constant.images)  # the decay changes the pictures
 
@@ -122,12 +122,12 @@ def test_the_fast_preset_is_the_default_of_every_front_door(cnn):
     for method in (xmaco.maco, xmaco.fourier, xmaco.pixel):
         result = method(objective, steps=2, image_size=32, seed=0)
         assert result.config["preset"] == presets.DEFAULT == "fast"
-        assert result.config["crops"] == 32
+        assert result.config["crops"] == 16
         assert result.config["crop_size"] == schedules.linear(0.5, 0.2, 2).describe()
         assert result.config["learning_rate"]["schedule"] == "cosine"
     from xmaco.gallery.runner import Settings
 
-    assert Settings().preset == "fast" and Settings().steps == 128
+    assert Settings().preset == "fast" and (Settings().steps, Settings().crops) == (256, 16)
 
 
 def test_a_bad_preset_fails_before_any_work(cnn):

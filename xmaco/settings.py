@@ -73,7 +73,8 @@ class RunSettings:
     Parameters
     ----------
     steps
-        Optimisation steps (>= 1). Preset ``"fast"`` (the default): 128; ``"reference"``: 256.
+        Optimisation steps (>= 1): 256 with both presets (``"fast"``, the default, takes 16 crops
+        a step, ``"reference"`` 32).
     transforms
         What each step shows the model, in order (:mod:`xmaco.transforms`): by default
         ``Crops(crops, crop_size, crop_padding, crop_spread)`` then ``Noise(noise)``, built from
@@ -124,7 +125,7 @@ class RunSettings:
     >>> from xmaco.settings import RunSettings
     >>> settings = RunSettings.create(preset="fast", seed=0)
     >>> settings.steps, settings.crops, settings.describe()["crop_size"]["end"]
-    (128, 32, 0.2)
+    (256, 16, 0.2)
     >>> RunSettings.create(stpes=10)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
