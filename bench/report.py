@@ -259,8 +259,9 @@ def _headline(summary: dict[str, Any], verdicts: list[dict[str, Any]]) -> list[s
         if verdict["name"] == "xmaco, preset fast":
             reached = [name for name, yes in verdict["reaches"].items() if yes]
             rows.append(
-                f"| preset fast: share of the reference's model evaluations; reference runs "
-                f"whose quality it reaches (section 5) | {verdict['fraction']:.2f}; "
+                f"| preset fast as section 5 measured it (128 x 32): share of the reference's "
+                f"model evaluations; reference runs whose quality it reaches on its maker | "
+                f"{verdict['fraction']:.2f}; "
                 f"{len(reached)} of {len(verdict['reaches'])} |"
             )
     if not rows:
