@@ -81,10 +81,11 @@ class RunSettings:
         the keywords ``crops`` (random crops of the canvas per visualization and step, resized
         to the model input; None: the whole canvas once), ``crop_size`` (the crop side as a
         fraction of the canvas' shorter side, a number or a schedule; None: the preset's,
-        shrinking linearly over the run), ``crop_padding`` (crops may reach outside the canvas, reading zeros
-        there, as in Xplique's ``maco()``), ``crop_spread`` (the standard deviation of the crop
-        centres around the canvas centre, a fraction of its side; None: the preset's) and
-        ``noise`` (the noise scale, a fraction of half the value range: number or schedule).
+        shrinking linearly over the run), ``crop_padding`` (crops may reach outside the
+        canvas, reading zeros there, as in Xplique's ``maco()``), ``crop_spread`` (the
+        standard deviation of the crop centres around the canvas centre, a fraction of its
+        side; None: the preset's) and ``noise`` (the noise scale, a fraction of half the value
+        range: number or schedule).
         Giving ``transforms=[...]`` replaces all five.
     image_size
         Canvas (height, width); an int makes it square.
