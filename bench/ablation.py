@@ -236,7 +236,6 @@ def worker(task: dict[str, Any], build_model: Callable[[str], Any]) -> dict[str,
 
 def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) -> np.ndarray:
     import xmaco
-    from xmaco import schedules
 
     steps, crops, side = int(task["steps"]), int(task["crops"]), int(task["image_size"])
     seed, contender = int(task["seed"]), task["contender"]
@@ -252,9 +251,7 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
         keywords = {**task.get("keywords", {}), **task.get("override", {})}
         for name in ("crop_size", "learning_rate"):
             if name in task:  # a schedule over the run's steps, as a user would build it
-                (kind, (start, end)), *_ = task[name].items()
-                run_steps = int(keywords.get("steps", steps))
-                keywords[name] = getattr(schedules, kind)(start, end, run_steps)
+                keywords[name] = _schedule(task[name], int(keywords.get("steps", steps)))
         spectrum = _spectrum(task, int(keywords.get("image_size", side)))
         if spectrum is not None:
             keywords["spectrum"] = spectrum
@@ -262,8 +259,7 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
     keywords: dict[str, Any] = {"steps": steps, "crops": crops, "image_size": side, "seed": seed}
     for name in ("crop_size", "learning_rate"):
         if name in task and (contender == "xmaco" or name == "crop_size"):
-            (kind, (start, end)), *_ = task[name].items()
-            keywords[name] = getattr(schedules, kind)(start, end, steps)
+            keywords[name] = _schedule(task[name], steps)
     objective = xmaco.Objective.neuron(model, layer, classes)
     if contender == "xmaco":
         objective = objective * float(task.get("objective_scale", 1.0))
@@ -278,6 +274,14 @@ def _pictures(task: dict[str, Any], model: Any, layer: str, classes: list[int]) 
     else:
         method = xmaco.fourier if contender == "xmaco fourier" else xmaco.pixel
     return method(objective, verbose=False, **keywords).images
+
+
+def _schedule(spec: dict[str, list[float]], steps: int) -> Any:
+    """``{"linear": [start, end]}`` (any :mod:`xmaco.schedules` constructor) over ``steps``."""
+    from xmaco import schedules
+
+    (kind, (start, end)), *_ = spec.items()
+    return getattr(schedules, kind)(start, end, steps)
 
 
 def _spectrum(task: dict[str, Any], side: int) -> Any:
