@@ -67,7 +67,7 @@ FACTORS: dict[str, dict[str, Any]] = {
 #: xmaco's analytic magnitude before its zero frequency was calibrated (its mean colours
 #: fitted to eight photos; scales and roll-off calibrated without it). The section's xmaco
 #: MACO runs were made with it and rebuild it from these constants, so that they keep their
-#: meaning; section 7 measures what the calibration changed.
+#: meaning; section 6 measures what the calibration changed.
 PHOTOS_MAGNITUDE = {
     "scale": [0.076302, 0.056144, 0.067548],
     "rolloff": 0.1747,
@@ -407,7 +407,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     seen = [j for (j, _) in next(iter(table.values()), {"values": {}})["values"]]
     judges = list(dict.fromkeys(j for j in seen if j != self_judge)) or [self_judge]
     lines = [
-        "## 6. Why the defaults are what they are",
+        "## 5. Why the defaults are what they are",
         "",
         f"Pictures made on EfficientNet-Lite0 for {len(data['classes'])} classes "
         f"({', '.join(map(str, data['classes']))}) x {len(data['seeds'])} seeds, at a reduced "
@@ -423,7 +423,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "the canvas, the raw logit, xmaco's analytic magnitude. Both presets now use the "
         "standardised phase (rows *phase standardised*). xmaco's MACO rows use its magnitude "
         "as it was before its zero frequency was calibrated (rebuilt from the former "
-        "constants); section 7 measures that change at full size.",
+        "constants); section 6 measures that change at full size.",
         "",
     ]
     if "planned" in data:

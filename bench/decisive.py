@@ -1,14 +1,15 @@
-"""The decisive comparison, at full size: what ``xmaco.maco()`` gives with no preset named (the
-``reference`` preset: 256 steps x 32 crops on a 512 canvas) and with ``preset="fast"``, against
-Xplique's ``maco()`` at its own defaults (256 steps x 32 crops, 512 canvas), in the same run.
+"""The decisive comparison, at full size: what ``xmaco.maco()`` gives with its default preset
+(``fast``: 256 steps x 16 crops) and with ``preset="reference"`` (256 steps x 32 crops), both on
+a 512 canvas, against Xplique's ``maco()`` at its own defaults (256 steps x 32 crops, 512
+canvas), in the same run.
 
 The pictures are made on EfficientNet-Lite0 for the ablation's twelve classes and judged by
 transfer (:func:`xmaco.evaluate.transfer` with Lite1, Lite2 and MobileNet v1 0.25). xmaco's
-runs call the public function exactly as a user would (``xmaco.maco(objective, seed=s)``), so
-the figures describe the default and not a reconstruction of it.
+runs call the public function exactly as a user would (``xmaco.maco(objective, preset=...,
+seed=s)``), so the figures describe the presets and not a reconstruction of them.
 
-One process per (run, seed), cached under ``results/decisive/`` like the ablation's, so an
-interrupted section resumes where it stopped; seed 0 of every run comes first.
+One process per (run, seed, chunk of classes), cached under ``results/decisive/`` like the
+ablation's, so an interrupted section resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _former_fast(keywords: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-#: The ``fast`` preset as it was (section 7 measured the change to 256 steps x 16 crops).
+#: The ``fast`` preset as it was (section 6 measured the change to 256 steps x 16 crops).
 FORMER_FAST = _former_fast({})
 #: The runs, the most telling first: the default, the reference implementation, the MACO
 #: reference.
@@ -99,7 +100,7 @@ RUNS: dict[str, dict[str, Any]] = {
         "stage": 2,
         "seeds": [0],
     },
-    # the authors' two remaining differences (section 6 found no effect of them at the
+    # the authors' two remaining differences (section 5 found no effect of them at the
     # reduced setting): the logit / 1000 and crops reaching outside the canvas
     "128 x 32, eight photos' zero frequency, objective / 1000, crop_padding=True": {
         **_former_fast({"crop_padding": True}),
@@ -189,7 +190,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     seen = [j for (j, _) in next(iter(table.values()))["values"]]
     judges = list(dict.fromkeys(j for j in seen if j != self_judge)) or [self_judge]
     lines = [
-        "## 7. The defaults against Xplique, at full size",
+        "## 6. The defaults against Xplique, at full size",
         "",
         f"Pictures made on EfficientNet-Lite0 for {len(data['classes'])} classes "
         f"({', '.join(map(str, data['classes']))}), seeds {', '.join(map(str, data['seeds']))}, "
@@ -197,7 +198,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         "other keyword (`reference`: 256 steps x 32 crops, crop side 0.5 -> 0.05, constant "
         "learning rate; `fast`: 256 steps x 16 crops, crop side 0.5 -> 0.2, learning rate "
         "cosine 1.0 -> 0.1; both on a 512 canvas, phase standardised); Xplique's `maco()` runs "
-        "at its defaults (256 steps x 32 crops, 512 canvas). Judged as in section 6; means "
+        "at its defaults (256 steps x 32 crops, 512 canvas). Judged as in section 5; means "
         "over a row's pictures (a partial row has fewer: compare rows on the pictures both have, "
         "in the tables below); *s / picture* was measured with other work on the machine. "
         "`fast` is the default of `xmaco.maco`, `xmaco visualize` and `xmaco gallery`: the "
@@ -236,6 +237,44 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     for against, names in COMPARISONS:
         lines += _against(table, judges, against, names)
     return lines
+
+
+def headline_rows(data: dict[str, Any]) -> list[str]:
+    """Rows of the page's headline: each preset against Xplique on the pictures both have, the
+    judges' mean class probability and crop top-1 rate (the judges in the order named)."""
+    table = {name: entry for (_, name), entry in _table(data["runs"]).items()}
+    base = table.get(REFERENCE)
+    if base is None:
+        return []
+    judges = [j for j in _judges(table) if j != data["runs"][0]["self_judge"]]
+    rows = []
+    for name in (FAST, MACO_REFERENCE):
+        entry = table.get(name)
+        if entry is None:
+            continue
+        change = _per_picture(entry, base, judges, "probability")
+        if change.size == 0:
+            continue
+        share = entry["evaluations"] / base["evaluations"]
+        means = {
+            measure: [_common(entry, base, judge, measure) for judge in judges]
+            for measure in ("probability", "crop_top1")
+        }
+        label = f"{name} / Xplique maco(), {change.size} pictures ({share:.2f}x its evaluations)"
+        for measure, words in (("probability", "class probability"), ("crop_top1", "crop top-1")):
+            ours = " / ".join(f"{a:.3f}" for a, _ in means[measure])
+            theirs = " / ".join(f"{b:.3f}" for _, b in means[measure])
+            rows.append(f"| {label}: {words}, judged by {', '.join(judges)} | {ours} vs {theirs} |")
+        rows.append(
+            f"| {label}: pictures the judges find more probable | "
+            f"{int((change > 0).sum())} of {change.size} |"
+        )
+    return rows
+
+
+def _judges(table: dict[str, Any]) -> list[str]:
+    """The judges of a table, in the order they were asked."""
+    return list(dict.fromkeys(j for entry in table.values() for (j, _) in entry["values"]))
 
 
 def _against(table: dict[str, Any], judges: list[str], against: str, names: list[str]):

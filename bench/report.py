@@ -126,22 +126,29 @@ def _per_visualization_ratio(stats, one, n) -> tuple[float, float, float]:
     return mid / n, low / n, high / n
 
 
-def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
+def write_report(results: Path, docs: Path) -> str:
     """Write the benchmarks page from whatever result files exist; return its measured part
     (the machine, the headline and the sections' tables, without the fixed prose)."""
     summary = summarise(results)
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
     parts = [GENERATED, "# Benchmarks", "", _INTRO]
     machine = None
-    for section in ("step", "pieces", "batch", "options", "quality", "ablation", "decisive"):
+    for section in ("step", "pieces", "batch", "options", "ablation", "decisive"):
         data = _load(results, section)
         if data and machine is None:
             machine = data["machine"]
     measured_from = len(parts)
     if machine:
         parts += [_machine_text(machine), ""]
-    quality = _load(results, "quality")
-    parts += _headline(summary, quality_verdicts(quality) if quality else [])
+    import decisive
+    from ablation import from_cache, section_lines
+
+    full = _load(results, "decisive") or from_cache(results / "decisive", decisive.planned())
+    if full and full["runs"]:
+        full.setdefault("planned", len(decisive.RUNS) * len(full["seeds"]))
+    else:
+        full = None
+    parts += _headline(summary, decisive.headline_rows(full) if full else [])
     step = _load(results, "step")
     if step:
         parts += _step_section(step, summary)
@@ -154,21 +161,10 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
     options = _load(results, "options")
     if options:
         parts += _options_section(options)
-    if quality:
-        sheet = docs.parent / "images" / "benchmarks_quality.png"
-        # Without the thumbnails (a fresh clone), the committed sheet stays as it is.
-        drawn = _contact_sheet(quality, thumbnails, sheet) or sheet.exists()
-        parts += _quality_section(quality, sheet.relative_to(docs.parent) if drawn else None)
-    from ablation import from_cache, section_lines
-
     ablation = _load(results, "ablation") or from_cache(results / "ablation")
     if ablation and ablation["runs"]:
         parts += section_lines(ablation)
-    import decisive
-
-    full = _load(results, "decisive") or from_cache(results / "decisive", decisive.planned())
-    if full and full["runs"]:
-        full.setdefault("planned", len(decisive.RUNS) * len(full["seeds"]))
+    if full:
         parts += decisive.section_lines(full)
     measured = "\n".join(parts[measured_from:]).rstrip() + "\n"
     parts += [_GPU, _REPRODUCE]
@@ -180,7 +176,8 @@ def write_report(results: Path, docs: Path, thumbnails: Path) -> str:
 _INTRO = """\
 How fast xmaco runs MACO, next to the reference implementation (Xplique 2.0's `maco()`) and
 next to the physical floor (the bare forward and backward pass of the same model on the same
-inputs), and what each speed setting costs in picture quality. Every figure comes from
+inputs), and how good its pictures are: judged by networks that did not make them (transfer),
+side by side with Xplique's in the same run (sections 5 and 6). Every figure comes from
 `bench/run.py` (`make bench`), which writes `bench/results/*.json` and regenerates this page;
 the command under each table reproduces it.
 
@@ -210,14 +207,14 @@ _REPRODUCE = """\
 ```bash
 make bench                                   # everything (hours on a 2-core CPU)
 python bench/run.py --sections step          # one section
-python bench/run.py --sections quality --fresh   # recompute the cached quality runs
 python bench/run.py --smoke                  # every section on a tiny model, in seconds
 python bench/run.py --report-only            # rewrite this page from bench/results
 ```
 
 Every command prints the measured part of this page (machine, headline, tables) when it
-ends. Quality runs are deterministic given their seed and are cached in `bench/results/quality/`
-(one JSON per contender and setting)."""
+ends. The pictures of sections 5 and 6 are deterministic given their seed; their judgements
+are cached in `bench/results/ablation/` and `bench/results/decisive/` (one JSON per run, seed
+and chunk of classes), so an interrupted run resumes where it stopped."""
 
 
 def _machine_text(machine: dict[str, Any]) -> str:
@@ -233,7 +230,8 @@ def _machine_text(machine: dict[str, Any]) -> str:
     )
 
 
-def _headline(summary: dict[str, Any], verdicts: list[dict[str, Any]]) -> list[str]:
+def _headline(summary: dict[str, Any], quality: list[str]) -> list[str]:
+    """The speed figures of sections 1 and 3, then ``quality``: rows of section 6 (transfer)."""
     rows = []
     step = summary.get("step", {})
     labels = {
@@ -255,15 +253,7 @@ def _headline(summary: dict[str, Any], verdicts: list[dict[str, Any]]) -> list[s
             rows.append(f"| {label} | {_fmt_range(step[key])} |")
     for name, value in summary.get("batch", {}).items():
         rows.append(f"| seconds per visualization, {name} / N=1 | {_fmt_range(value)} |")
-    for verdict in verdicts:
-        if verdict["name"] == "xmaco, preset fast":
-            reached = [name for name, yes in verdict["reaches"].items() if yes]
-            rows.append(
-                f"| preset fast as section 5 measured it (128 x 32): share of the reference's "
-                f"model evaluations; reference runs whose quality it reaches on its maker | "
-                f"{verdict['fraction']:.2f}; "
-                f"{len(reached)} of {len(verdict['reaches'])} |"
-            )
+    rows += quality
     if not rows:
         return []
     return ["## Headline", "", "| figure | value |", "|---|---|", *rows, ""]
@@ -412,265 +402,3 @@ def _options_section(options: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
-
-
-def _quality_section(quality: dict[str, Any], sheet) -> list[str]:
-    classes = quality["classes"]
-    lines = [
-        "## 5. Quality per time",
-        "",
-        f"Classes {', '.join(map(str, classes))}; each picture is scored on its central half "
-        "resized to 224 (as `xmaco.evaluate.recognise`): the target logit (the objective) and "
-        "its softmax probability; top-1/top-5 count the classes whose picture the model ranks "
-        "first / in its five first. Model evaluations are the forward + backward passes per "
-        "visualization (steps x crops). Seconds are wall time per visualization on the shared "
-        "machine. Self-recognition only (the maker judging its own pictures), and xmaco's runs "
-        "here use the uniform phase, its formulation before section 6 showed that the "
-        "standardised phase, now the `reference` preset's, is what the reference schedule "
-        "needs: section 6 judges both by other networks. Made with xmaco's magnitude as it "
-        "was before its zero frequency was calibrated (section 7). *preset fast* here is the "
-        "preset as this section measured it, 128 steps x 32 crops; it now spends the same "
-        "evaluations on 256 steps of 16 crops, which section 7 found better on every judge.",
-        "",
-        "| run | model evaluations | s / visualization | logit, median (min-max) | "
-        "probability, median (min-max) | top-1 | top-5 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, run in quality["runs"].items():
-        if "error" in run:
-            lines.append(f"| {name} | failed: {run['error'][:80]} | | | | | |")
-            continue
-        scores = run["scores"]
-        logits = [s["logit"] for s in scores]
-        probabilities = [s["probability"] for s in scores]
-        top1 = sum(s["rank"] == 1 for s in scores)
-        top5 = sum(s["rank"] <= 5 for s in scores)
-        per = run["model_evaluations"] // len(scores)
-        lines.append(
-            f"| {name} | {per} | {run['seconds'] / len(scores):.0f} | "
-            f"{np.median(logits):.1f} ({min(logits):.1f}-{max(logits):.1f}) | "
-            f"{np.median(probabilities):.3f} ({min(probabilities):.3f}-"
-            f"{max(probabilities):.3f}) | {top1}/{len(scores)} | {top5}/{len(scores)} |"
-        )
-    verdicts = quality_verdicts(quality)
-    if verdicts:
-        references = [name for name in REFERENCE_RUNS if name in verdicts[0]["reaches"]]
-        lines += [
-            "",
-            f"**Against the reference setting** ({' and '.join(references)}: 256 steps x 32 "
-            "crops): a setting with at most half its model evaluations reaches a reference's "
-            "quality when, over the same classes, it has at least as many top-1 pictures and a "
-            "median target logit and median probability at least as high. The `fast` preset "
-            '(`xmaco.maco(preset="fast")`, the default of `xmaco visualize`) must reach both.',
-            "",
-            "| setting | share of the reference's model evaluations | top-1 | logit, median | "
-            "probability, median | " + " | ".join(f"reaches {name}" for name in references) + " |",
-            "|---|---|---|---|---|" + "---|" * len(references),
-        ]
-        for name in references:
-            top1, logit, probability = _summary(quality["runs"][name])
-            lines.append(
-                f"| {name} (reference) | 1 | {top1} | {logit:.2f} | {probability:.3f} | "
-                + " | ".join("" for _ in references)
-                + " |"
-            )
-        if len(references) == 2:
-            (top1_x, logit_x, p_x), (top1_q, logit_q, p_q) = (
-                _summary(quality["runs"][name]) for name in references
-            )
-            if top1_q > top1_x and logit_q > logit_x and p_q > p_x:
-                header = next(i for i, line in enumerate(lines) if line.startswith("| setting |"))
-                lines[header:header] = [
-                    "At the reference setting, Xplique's run scores higher than xmaco's on all "
-                    "three measures. The two implementations differ in the phase (Xplique draws "
-                    "it from N(0, 1) and standardises it at every step; xmaco draws it uniformly "
-                    "in [-pi, pi] and uses it as it is) and in the crops (Xplique's may reach "
-                    "outside the canvas, which reads as black; xmaco's stay inside). "
-                    "Standardising a phase whose spread keeps growing shrinks each step's effect "
-                    "as the run goes on, a learning-rate decay in disguise; xmaco's phase, with "
-                    "a constant learning rate of 1.0, can move as far at the last step as at the "
-                    "first. "
-                    + _decayed_reference_text(quality["runs"], (top1_q, logit_q, p_q))
-                    + "The `fast` preset decays its learning rate (cosine, 1 to 0.1) and must "
-                    "reach both runs; the candidate without the decay shows what the decay adds, "
-                    "and the checks below repeat that comparison on other pictures.",
-                    "",
-                ]
-        for verdict in verdicts:
-            lines.append(
-                f"| {verdict['name']} | {verdict['fraction']:.2f} | {verdict['top1']} | "
-                f"{verdict['logit']:.2f} | {verdict['probability']:.3f} | "
-                + " | ".join("yes" if verdict["reaches"][n] else "no" for n in references)
-                + " |"
-            )
-    lines += _checks_lines(quality.get("checks", {}))
-    if sheet is not None:
-        lines += [
-            "",
-            "The pictures of both reference runs and of the `fast` preset, classes in the order "
-            "above:",
-            "",
-            f"![Quality runs: both references and the fast preset]({sheet.as_posix()})",
-        ]
-    lines += ["", "Reproduce: `python bench/run.py --sections quality`.", ""]
-    return lines
-
-
-def _checks_lines(checks: dict[str, Any]) -> list[str]:
-    """The ``fast`` preset next to the setting it replaced, on pictures that played no part
-    in choosing it; checks are named ``"<pictures>: <setting>"``, two settings per pictures."""
-    pairs: dict[str, dict[str, Any]] = {}
-    for name, run in checks.items():
-        pictures, _, who = name.partition(": ")
-        pairs.setdefault(pictures, {})[who] = run
-    if not pairs:
-        return []
-    lines = [
-        "",
-        "**Checks of the `fast` preset** on pictures that played no part in choosing it, next "
-        "to the same setting without its learning-rate decay (the `fast` preset before the "
-        "decay was added): the target logit of each picture, compared class by class.",
-        "",
-        "| pictures | classes, seed | setting | top-1 | logit, median (min-max) | "
-        "probability, median (min-max) | higher logit than the other |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for pictures, runs in pairs.items():
-        logits = {
-            who: [s["logit"] for s in run["scores"]]
-            for who, run in runs.items()
-            if "error" not in run
-        }
-        for who, run in runs.items():
-            if who not in logits:
-                lines.append(f"| {pictures} | | {who} | failed: {run['error'][:80]} | | | |")
-                continue
-            scores = run["scores"]
-            probabilities = [s["probability"] for s in scores]
-            top1 = sum(s["rank"] == 1 for s in scores)
-            others = [other for name, other in logits.items() if name != who]
-            wins = (
-                f"{sum(a > b for a, b in zip(logits[who], others[0], strict=True))} of "
-                f"{len(scores)}"
-                if len(others) == 1
-                else ""
-            )
-            lines.append(
-                f"| {pictures} | {', '.join(str(s['class']) for s in scores)}; seed "
-                f"{run.get('seed', 0)} | {who} | {top1}/{len(scores)} | "
-                f"{np.median(logits[who]):.1f} ({min(logits[who]):.1f}-{max(logits[who]):.1f}) | "
-                f"{np.median(probabilities):.3f} ({min(probabilities):.3f}-"
-                f"{max(probabilities):.3f}) | {wins} |"
-            )
-    return lines
-
-
-def _decayed_reference_text(runs: dict[str, Any], xplique: tuple[int, float, float]) -> str:
-    """What the reference setting with a learning-rate decay scored, next to Xplique's run."""
-    run = runs.get(DECAYED_REFERENCE)
-    if run is None or "error" in run:
-        return ""
-    top1, logit, probability = _summary(run)
-    verdict = (
-        "as good as Xplique's run on all three measures"
-        if top1 >= xplique[0] and logit >= xplique[1] and probability >= xplique[2]
-        else "below Xplique's run on at least one measure"
-    )
-    return (
-        f'With a decay from 1.0 to 0.1 (row "{DECAYED_REFERENCE}" above), xmaco\'s reference '
-        "setting gives "
-        f"{top1} top-1, a median logit of {logit:.2f} and a median probability of "
-        f"{probability:.3f}: {verdict}. "
-    )
-
-
-#: The reference setting with the ``fast`` preset's learning-rate decay (``bench/run.py``
-#: plans it): how much of the gap between xmaco's and Xplique's reference runs it closes.
-DECAYED_REFERENCE = "xmaco, 256 steps, learning rate 1->0.1 (cosine)"
-
-#: The runs every cheaper xmaco setting is judged against: the MACO reference setting, as
-#: xmaco and as Xplique run it.
-REFERENCE_RUNS = ("xmaco, 256 steps", "xplique, 256 steps")
-
-
-def _summary(run: dict[str, Any]) -> tuple[int, float, float]:
-    """(top-1 count, median logit, median probability) of a quality run."""
-    scores = run["scores"]
-    return (
-        sum(s["rank"] == 1 for s in scores),
-        float(np.median([s["logit"] for s in scores])),
-        float(np.median([s["probability"] for s in scores])),
-    )
-
-
-def quality_verdicts(quality: dict[str, Any]) -> list[dict[str, Any]]:
-    """For each xmaco run with at most half the model evaluations of the reference setting:
-    its top-1 count, median logit and median probability, and for each of
-    :data:`REFERENCE_RUNS` present whether all three are at least as good (``reaches``);
-    ``holds`` when it reaches every one. Empty without any reference."""
-    runs = quality["runs"]
-    references = {
-        name: _summary(runs[name])
-        for name in REFERENCE_RUNS
-        if name in runs and "error" not in runs[name]
-    }
-    if not references:
-        return []
-    evaluations = runs[next(iter(references))]["model_evaluations"]
-    verdicts = []
-    for name, run in runs.items():
-        if "error" in run or name.startswith("xplique") or name in REFERENCE_RUNS:
-            continue
-        fraction = run["model_evaluations"] / evaluations
-        if fraction > 0.5:
-            continue
-        top1, logit, probability = _summary(run)
-        reaches = {
-            reference: top1 >= ref_top1 and logit >= ref_logit and probability >= ref_probability
-            for reference, (ref_top1, ref_logit, ref_probability) in references.items()
-        }
-        verdicts.append(
-            {
-                "name": name,
-                "fraction": fraction,
-                "top1": top1,
-                "logit": logit,
-                "probability": probability,
-                "reaches": reaches,
-                "holds": all(reaches.values()),
-            }
-        )
-    return verdicts
-
-
-#: The runs drawn in the contact sheet: both references and the preset (the committed picture
-#: must stay under the docs' 200 KB limit).
-SHEET_RUNS = (*REFERENCE_RUNS, "xmaco, preset fast")
-
-
-def _contact_sheet(quality: dict[str, Any], thumbnails: Path, path: Path) -> bool:
-    """One labelled row of class thumbnails per run of :data:`SHEET_RUNS`, as a 64-colour
-    PNG; False when no thumbnail is available."""
-    from PIL import Image, ImageDraw
-
-    label_height = 18
-    rows = []
-    for name in SHEET_RUNS:
-        file = thumbnails / f"{quality['runs'].get(name, {}).get('key')}.npy"
-        if not file.exists():
-            continue
-        pictures = np.concatenate(list(np.load(file)), axis=1)
-        label = Image.new("RGB", (pictures.shape[1], label_height), "white")
-        ImageDraw.Draw(label).text((4, 3), name, fill="black")
-        rows += [np.asarray(label), pictures]
-    if not rows:
-        return False
-    width = max(row.shape[1] for row in rows)
-    padded = [
-        np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255)
-        for row in rows
-    ]
-    sheet = Image.fromarray(np.concatenate(padded, axis=0).astype(np.uint8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.quantize(colors=64, dither=Image.Dither.NONE).save(path, optimize=True)
-    return True

@@ -8,15 +8,12 @@ Sections (``--sections``, all by default):
 - ``pieces``: each non-model piece of an xmaco step alone, as a fraction of the bare pass.
 - ``batch``: seconds per visualization for N = 1, 4, 16 visualizations in one run.
 - ``options``: micro-batch sizes, ``jit_compile``, ``mixed_precision``; peak memory of each.
-- ``quality``: target logit and probability on the central half after 64/128/256 steps, for
-  xmaco and Xplique, the ``fast`` preset and the candidates tried for it, over six classes;
-  each is judged against xmaco's reference setting.
 - ``ablation``: each formulation difference from the MACO authors' switched alone and in
   combination, twelve classes x two seeds, judged by networks that did not make the pictures
   (``bench/ablation.py``).
-- ``decisive``: ``xmaco.maco()`` at its default and with ``preset="fast"`` against Xplique's
-  ``maco()`` at full size (256 steps x 32 crops, 512 canvas), judged the same way
-  (``bench/decisive.py``).
+- ``decisive``: ``xmaco.maco()`` with its default preset (``fast``) and with
+  ``preset="reference"`` against Xplique's ``maco()`` at full size (256 steps x 32 crops, 512
+  canvas), judged the same way (``bench/decisive.py``).
 
 Each setting runs in its own process (peak memory per setting). Contenders alternate within
 every round, so that a noisy machine slows all of them alike, and each timed step is followed
@@ -42,67 +39,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
-SECTIONS = ("step", "pieces", "batch", "options", "quality", "ablation", "decisive")
-
-#: The six classes of the quality section: goldfish, hummingbird, flamingo, starfish,
-#: strawberry, volcano (varied colours, shapes and textures).
-QUALITY_CLASSES = (1, 94, 130, 327, 949, 980)
-QUALITY_STEPS = (64, 128, 256)
-#: Eight classes that played no part in choosing the ``fast`` preset: ostrich, golden
-#: retriever, tiger, bee, balloon, sports car, banana, boathouse.
-HELD_OUT_CLASSES = (9, 207, 292, 309, 417, 817, 954, 430)
-#: Pictures the ``fast`` preset is checked on after it was chosen: other classes, another seed.
-PRESET_CHECKS = {
-    "eight other classes": {"classes": HELD_OUT_CLASSES, "seed": 0},
-    "the six classes, seed 7": {"classes": QUALITY_CLASSES, "seed": 7},
-}
-#: The candidate the ``fast`` preset was before it gained its learning-rate decay.
-BEFORE_DECAY = "128 steps x 32 crops, side 0.5->0.2"
-
-
-#: The ``fast`` preset as section 5 measured it, before it spent its evaluations on 256 steps
-#: of 16 crops (section 7 measured that change).
-FAST_AS_MEASURED: dict[str, Any] = {
-    "steps": 128,
-    "crops": 32,
-    "crop_size": {"linear": [0.5, 0.2]},
-    "learning_rate": {"cosine": [1.0, 0.1]},
-}
+SECTIONS = ("step", "pieces", "batch", "options", "ablation", "decisive")
 
 
 # ------------------------------------------------------------------------------ the plans
-#: Settings tried for the ``fast`` preset, part of the quality section: each at most half the
-#: model evaluations of the reference (256 steps x 32 crops). The preset as it is (with its
-#: learning-rate decay) is the run "xmaco, preset fast".
-CANDIDATES: dict[str, dict[str, Any]] = {
-    "256 steps x 16 crops, side 0.5->0.2": {
-        "steps": 256,
-        "crops": 16,
-        "crop_size": {"linear": [0.5, 0.2]},
-    },
-    "128 steps x 32 crops, side 0.5->0.2": {
-        "steps": 128,
-        "crops": 32,
-        "crop_size": {"linear": [0.5, 0.2]},
-    },
-    "128 steps x 16 crops, side 0.5->0.2": {
-        "steps": 128,
-        "crops": 16,
-        "crop_size": {"linear": [0.5, 0.2]},
-    },
-}
-
-
-def _xmaco_run(keywords: dict[str, Any], smoke: bool) -> dict[str, Any]:
-    settings = {k: v for k, v in keywords.items() if k not in ("steps", "crops")}
-    return {
-        "contender": "xmaco",
-        "steps": 4 if smoke else keywords.get("steps", 256),
-        "crops": keywords.get("crops", 32),
-        **({"settings": settings} if settings else {}),
-    }
-
-
 def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
     """The settings, rounds and step counts of one section."""
     timed = 2 if smoke else 5
@@ -166,45 +106,6 @@ def plan(section: str, smoke: bool, model: str) -> dict[str, Any]:
         return {"rounds": 1 if smoke else 2, "contenders": contenders, "timed": timed}
     if section == "pieces":
         return {"rounds": 2 if smoke else 7}
-    if section == "quality":
-        steps_list = (4,) if smoke else QUALITY_STEPS
-        xmaco_runs = {
-            f"xmaco, {steps} steps": {"contender": "xmaco", "steps": steps, "crops": 32}
-            for steps in reversed(steps_list)
-        }
-        xplique_runs = {
-            f"xplique, {steps} steps": {"contender": "xplique", "steps": steps, "crops": 32}
-            for steps in reversed(steps_list)
-        }
-        runs = dict(xmaco_runs)
-        from report import DECAYED_REFERENCE
-
-        decay = FAST_AS_MEASURED["learning_rate"]
-        runs[DECAYED_REFERENCE] = _xmaco_run(
-            {"steps": 256, "crops": 32, "learning_rate": decay}, smoke
-        )
-        runs["xmaco, preset fast"] = _xmaco_run(FAST_AS_MEASURED, smoke)
-        for name, keywords in CANDIDATES.items():
-            runs[f"candidate: {name}"] = _xmaco_run(keywords, smoke)
-        runs |= xplique_runs
-        classes = QUALITY_CLASSES[:2] if smoke else QUALITY_CLASSES
-        if model == "tiny":
-            classes = (1, 2)
-        checks = {}
-        for check, pictures in PRESET_CHECKS.items():
-            check_classes = list(pictures["classes"])
-            if smoke or model == "tiny":
-                check_classes = list(classes)
-            for who, keywords in (
-                ("preset fast", FAST_AS_MEASURED),
-                ("without the decay", CANDIDATES[BEFORE_DECAY]),
-            ):
-                checks[f"{check}: {who}"] = {
-                    **_xmaco_run(keywords, smoke),
-                    "classes": check_classes,
-                    "seed": pictures["seed"],
-                }
-        return {"runs": runs, "classes": list(classes), "checks": checks}
     raise ValueError(f"unknown section {section!r}")
 
 
@@ -270,57 +171,6 @@ def run_pieces(args) -> dict[str, Any]:
     return run_worker(task, args.timeout)
 
 
-def run_quality(args) -> dict[str, Any]:
-    """One process per (contender, setting), all classes inside; runs are cached by their key
-    in ``results/quality/`` (they are deterministic given the seed), so that an interrupted
-    suite resumes; ``--fresh`` recomputes them."""
-    settings = plan("quality", args.smoke, args.model)
-    cache = RESULTS / "quality"
-    # Thumbnails are not committed (bench/.gitignore); the contact sheet drawn from them is.
-    thumbnails = cache / "thumbnails"
-    cache.mkdir(parents=True, exist_ok=True)
-    thumbnails.mkdir(parents=True, exist_ok=True)
-    answers: dict[str, dict[str, Any]] = {"runs": {}, "checks": {}}
-    planned = [(group, name, run) for group in answers for name, run in settings[group].items()]
-    for group, name, run in planned:
-        task = {
-            "kind": "quality",
-            "model": args.model,
-            "classes": settings["classes"],
-            "seed": 0,
-            **run,  # a check brings its own classes and seed
-        }
-        key = _key(task)
-        path = cache / f"{key}.json"
-        if path.exists() and not args.fresh:
-            answer = json.loads(path.read_text())
-        else:
-            _log(f"quality: {name}")
-            task["thumbnails"] = str(thumbnails / f"{key}.npy")
-            answer = run_worker(task, args.timeout)
-            if "error" not in answer:
-                path.write_text(json.dumps({"task": _public(task), **answer}, indent=1))
-        answers[group][name] = {
-            "key": key,
-            "classes": task["classes"],
-            "seed": task["seed"],
-            **answer,
-        }
-    return {**answers, "classes": settings["classes"]}
-
-
-def _public(task: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in task.items() if k != "thumbnails"}
-
-
-def _key(task: dict[str, Any]) -> str:
-    import hashlib
-
-    text = json.dumps(_public(task), sort_keys=True)
-    label = f"{task['contender']}-{task['steps']}x{task['crops']}"
-    return f"{label}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
-
-
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     import importlib.metadata as metadata
@@ -375,7 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="efficientnet_lite0")
     parser.add_argument("--rounds", type=int, default=None, help="override each section's")
     parser.add_argument("--smoke", action="store_true", help="a tiny model, seconds per section")
-    parser.add_argument("--fresh", action="store_true", help="recompute cached quality runs")
     parser.add_argument("--timeout", type=float, default=4 * 3600.0, help="per process")
     parser.add_argument("--results", type=Path, default=None, help="default: bench/results")
     parser.add_argument("--docs", type=Path, default=None, help="default: docs/benchmarks.md")
@@ -398,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                 data = run_timed_section(section, args)
             elif section == "pieces":
                 data = run_pieces(args)
-            elif section in ("ablation", "decisive"):
+            else:
                 module = importlib.import_module(section)
                 data = module.run_section(
                     args.smoke,
@@ -407,8 +256,6 @@ def main(argv: list[str] | None = None) -> int:
                     lambda task: run_worker(task, args.timeout),
                     _log,
                 )
-            else:
-                data = run_quality(args)
             data = {
                 "section": section,
                 "model": args.model,
@@ -423,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     from report import write_report
 
     docs = args.docs or (RESULTS / "benchmarks.md" if args.smoke else DOCS)
-    print(write_report(RESULTS, docs, RESULTS / "quality" / "thumbnails"), end="")
+    print(write_report(RESULTS, docs), end="")
     _log(f"wrote {docs}")
     return 0
 

@@ -372,114 +372,6 @@ def _finish(outputs) -> None:
             value.numpy()
 
 
-# ---------------------------------------------------------------------------- quality
-def quality(task: dict[str, Any]) -> dict[str, Any]:
-    """Visualize ``classes`` with one contender and setting; score each picture on its central
-    half: the target logit and probability, and the target's rank among the classes.
-
-    task keys: ``model``, ``contender``, ``classes``, ``steps``, ``crops``, ``settings`` (more
-    keywords of :func:`xmaco.maco`), ``seed``.
-    """
-    import tensorflow as tf
-
-    name, layer, side = MODELS[task["model"]]
-    model = build_model(name)
-    classes = [int(c) for c in task["classes"]]
-    steps, crops, seed = int(task["steps"]), int(task["crops"]), int(task.get("seed", 0))
-    started = time.perf_counter()
-    if task["contender"] == "xmaco":
-        import xmaco
-
-        settings = _schedules(dict(task.get("settings", {})), steps)
-        # the runs of this section were made with the uniform phase (section 6 compares both)
-        settings.setdefault("phase", "uniform")
-        result = xmaco.maco(
-            xmaco.Objective.neuron(model, layer, classes),
-            steps=steps,
-            crops=crops,
-            seed=seed,
-            verbose=False,
-            **settings,
-        )
-        images = result.images
-    else:
-        _, maco = _xplique()
-        from xplique.features_visualizations import Objective as XObjective
-
-        pictures = []
-        for offset, target in enumerate(classes):
-            tf.random.set_seed(seed + offset)
-            np.random.seed(seed + offset)  # noqa: NPY002 (Xplique draws its phase from it)
-            picture, _ = maco(
-                XObjective.neuron(model, layer, target),
-                nb_steps=steps,
-                nb_crops=crops,
-                custom_shape=(512, 512),
-            )
-            pictures.append(np.asarray(picture, np.float32))
-        images = np.stack(pictures)
-    seconds = time.perf_counter() - started
-    scores = score_centres(model, layer, images, classes, side)
-    if task.get("thumbnails"):
-        np.save(task["thumbnails"], _thumbnails(images, model.xmaco_values_range))
-    return {
-        "seconds": seconds,
-        "model_evaluations": steps * crops * len(classes),
-        "scores": scores,
-    }
-
-
-def _schedules(settings: dict[str, Any], steps: int) -> dict[str, Any]:
-    """Turn ``{"linear": [a, b]}`` / ``{"cosine": [a, b]}`` entries into xmaco schedules."""
-    from xmaco import schedules
-
-    for key, value in list(settings.items()):
-        if isinstance(value, dict):
-            (kind, (start, end)), *_ = value.items()
-            settings[key] = getattr(schedules, kind)(start, end, steps)
-    return settings
-
-
-def score_centres(model, layer: str, images: np.ndarray, classes: list[int], side: int):
-    """Target logit, probability (softmax) and rank of each image's central half, resized to
-    the model input (bilinear, antialiased), as :func:`xmaco.evaluate.recognise` sees it."""
-    import keras
-    import tensorflow as tf
-
-    height, width = images.shape[1:3]
-    half = round(min(height, width) * 0.5)
-    top, left = (height - half) // 2, (width - half) // 2
-    centres = tf.image.resize(
-        images[:, top : top + half, left : left + half], (side, side), antialias=True
-    )
-    logits = keras.Model(model.inputs, model.get_layer(layer).output)(centres, training=False)
-    logits = np.asarray(logits, np.float64)
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
-    scores = []
-    for row, target in enumerate(classes):
-        rank = int((logits[row] > logits[row, target]).sum()) + 1
-        scores.append(
-            {
-                "class": target,
-                "logit": float(logits[row, target]),
-                "probability": float(probabilities[row, target]),
-                "rank": rank,
-            }
-        )
-    return scores
-
-
-def _thumbnails(images: np.ndarray, values_range) -> list:
-    """128-pixel uint8 previews, for the contact sheet of the docs."""
-    import tensorflow as tf
-
-    low, high = values_range
-    small = tf.image.resize(images, (128, 128), antialias=True).numpy()
-    unit = np.clip((small - low) / (high - low), 0.0, 1.0)
-    return (unit * 255).round().astype(np.uint8)
-
-
 def ablation(task: dict[str, Any]) -> dict[str, Any]:
     """One run and seed of the ablation section (``bench/ablation.py``)."""
     import ablation as section
@@ -487,7 +379,7 @@ def ablation(task: dict[str, Any]) -> dict[str, Any]:
     return section.worker(task, build_model)
 
 
-TASKS = {"steps": time_steps, "pieces": time_pieces, "quality": quality, "ablation": ablation}
+TASKS = {"steps": time_steps, "pieces": time_pieces, "ablation": ablation}
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:

@@ -94,115 +94,6 @@ def test_failed_settings_are_reported_not_fatal():
     assert report._fmt(stats["seconds"]) == "n/a"
 
 
-def _quality_run(evaluations, ranks, logits, probabilities):
-    scores = [
-        {"class": c, "rank": r, "logit": lo, "probability": p}
-        for c, (r, lo, p) in enumerate(zip(ranks, logits, probabilities, strict=True))
-    ]
-    return {"model_evaluations": evaluations, "seconds": 3.0, "scores": scores}
-
-
-def test_a_cheaper_setting_must_match_each_reference_on_every_measure():
-    xmaco_reference, xplique_reference = report.REFERENCE_RUNS
-    quality = {
-        "classes": [0, 1, 2],
-        "runs": {
-            xmaco_reference: _quality_run(8192, [1, 1, 3], [9.0, 8.0, 3.0], [0.6, 0.5, 0.1]),
-            xplique_reference: _quality_run(8192, [1, 1, 2], [9.0, 8.5, 3.0], [0.6, 0.5, 0.1]),
-            "as good": _quality_run(4096, [1, 1, 2], [9.5, 8.0, 2.0], [0.7, 0.5, 0.2]),
-            "better": _quality_run(4096, [1, 1, 1], [9.5, 9.0, 9.0], [0.7, 0.6, 0.9]),
-            "fewer top-1": _quality_run(4096, [1, 2, 2], [9.5, 8.5, 9.0], [0.7, 0.6, 0.9]),
-            "lower logit": _quality_run(2048, [1, 1, 1], [7.0, 7.9, 9.0], [0.7, 0.6, 0.9]),
-            "too costly": _quality_run(6000, [1, 1, 1], [9.5, 9.0, 9.0], [0.9, 0.9, 0.9]),
-            "xplique, 64 steps": _quality_run(2048, [1, 1, 1], [9.5, 9.0, 9.0], [0.9, 0.9, 0.9]),
-            "failed": {"error": "exit 1"},
-        },
-    }
-    verdicts = {v["name"]: v for v in report.quality_verdicts(quality)}
-    assert set(verdicts) == {"as good", "better", "fewer top-1", "lower logit"}
-    assert verdicts["better"]["holds"] and verdicts["better"]["fraction"] == 0.5
-    # As good as xmaco's reference, below Xplique's median logit (8.5): not enough.
-    assert verdicts["as good"]["reaches"] == {xmaco_reference: True, xplique_reference: False}
-    assert not verdicts["as good"]["holds"]
-    assert not verdicts["fewer top-1"]["holds"] and not verdicts["lower logit"]["holds"]
-    page = "\n".join(report._quality_section(quality, None))
-    assert "| better | 0.50 | 3 | 9.00 | 0.700 | yes | yes |" in page
-    del quality["runs"][xplique_reference]
-    assert report.quality_verdicts(quality)[0]["reaches"] == {xmaco_reference: True}
-    del quality["runs"][xmaco_reference]
-    assert report.quality_verdicts(quality) == []
-
-
-def test_the_fast_preset_is_checked_on_pictures_that_did_not_choose_it():
-    import run as bench_run
-
-    checks = bench_run.plan("quality", smoke=False, model="efficientnet_lite0")["checks"]
-    assert len(checks) == 2 * len(bench_run.PRESET_CHECKS)
-    held_out = checks["eight other classes: preset fast"]
-    assert not set(held_out["classes"]) & set(bench_run.QUALITY_CLASSES)
-    assert held_out["seed"] == 0 and len(held_out["classes"]) == 8
-    assert checks["the six classes, seed 7: preset fast"]["seed"] == 7
-    for pictures in bench_run.PRESET_CHECKS:
-        fast, before = checks[f"{pictures}: preset fast"], checks[f"{pictures}: without the decay"]
-        assert fast["settings"]["learning_rate"] == {"cosine": [1.0, 0.1]}
-        assert "learning_rate" not in before["settings"]
-        assert {k: v for k, v in fast["settings"].items() if k != "learning_rate"} == before[
-            "settings"
-        ]
-        assert (fast["steps"], fast["crops"]) == (before["steps"], before["crops"]) == (128, 32)
-
-
-def test_checks_compare_the_two_settings_class_by_class():
-    def run(logits, seed):
-        scores = [
-            {"class": c, "rank": 1 if lo > 5 else 3, "logit": lo, "probability": lo / 10}
-            for c, lo in zip((7, 8, 9), logits, strict=True)
-        ]
-        return {"model_evaluations": 12, "seconds": 1.0, "scores": scores, "seed": seed}
-
-    checks = {
-        "other classes: preset fast": run([9.0, 4.0, 8.0], 0),
-        "other classes: without the decay": run([6.0, 5.0, 7.0], 0),
-        "another seed: preset fast": {"error": "exit 1"},
-        "another seed: without the decay": run([6.0, 5.0, 7.0], 3),
-    }
-    page = "\n".join(report._checks_lines(checks))
-    assert (
-        "| other classes | 7, 8, 9; seed 0 | preset fast | 2/3 | 8.0 (4.0-9.0) | "
-        "0.800 (0.400-0.900) | 2 of 3 |" in page
-    )
-    assert "| other classes | 7, 8, 9; seed 0 | without the decay | 2/3 |" in page
-    assert page.count("| 1 of 3 |") == 1  # the other setting's wins
-    assert "| another seed | | preset fast | failed: exit 1 |" in page
-    assert "| another seed | 7, 8, 9; seed 3 | without the decay | 2/3 | 6.0 (5.0-7.0) |" in page
-    assert report._checks_lines({}) == []
-
-
-def test_the_page_says_what_a_decay_does_to_xmacos_reference_setting():
-    xmaco_reference, xplique_reference = report.REFERENCE_RUNS
-    quality = {
-        "classes": [0, 1, 2],
-        "runs": {
-            xmaco_reference: _quality_run(8192, [1, 2, 3], [6.0, 5.0, 3.0], [0.3, 0.2, 0.1]),
-            xplique_reference: _quality_run(8192, [1, 1, 1], [9.0, 8.5, 7.0], [0.9, 0.8, 0.7]),
-            report.DECAYED_REFERENCE: _quality_run(
-                8192, [1, 1, 1], [9.5, 9.0, 8.0], [0.95, 0.85, 0.8]
-            ),
-            "xmaco, preset fast": _quality_run(4096, [1, 1, 1], [9.5, 9.0, 8.0], [0.9, 0.9, 0.9]),
-        },
-    }
-    page = "\n".join(report._quality_section(quality, None))
-    assert "a median logit of 9.00 and a median probability of 0.850: as good as" in page
-    verdicts = report.quality_verdicts(quality)
-    assert [v["name"] for v in verdicts] == ["xmaco, preset fast"]  # not the decayed reference
-    quality["runs"][report.DECAYED_REFERENCE]["scores"][0]["rank"] = 2
-    page = "\n".join(report._quality_section(quality, None))
-    assert "gives 2 top-1" in page and "below Xplique's run on at least one measure" in page
-    del quality["runs"][report.DECAYED_REFERENCE]
-    page = "\n".join(report._quality_section(quality, None))
-    assert "With a decay" not in page and "Xplique's run scores higher" in page
-
-
 def _ablation_answer(name, seed, probabilities, crop_top1):
 
     task = {
@@ -266,7 +157,7 @@ def test_an_unfinished_ablation_is_read_from_its_cache_and_said_partial(tmp_path
     assert ablation.from_cache(tmp_path) is None
     answer = _ablation_answer("xmaco", 0, [0.2, 0.4], 0.25)
     (tmp_path / "reference-0.json").write_text(json.dumps(answer))
-    (tmp_path / "other.json").write_text(json.dumps({"task": {"kind": "quality"}}))
+    (tmp_path / "other.json").write_text(json.dumps({"task": {"kind": "steps"}}))
     data = ablation.from_cache(tmp_path)
     assert data["seeds"] == [0] and len(data["runs"]) == 1 and data["planned"] == 44
     text = "\n".join(ablation.section_lines(data))
@@ -309,6 +200,37 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
         preset = presets.get(run.get("preset", "reference"))  # Xplique's defaults: reference's
         keywords = {"steps": preset.steps, "crops": preset.crops, **run.get("keywords", {})}
         assert (keywords["steps"], keywords["crops"]) == (run["steps"], run["crops"]), run["name"]
+
+
+def test_the_headline_sets_each_preset_against_xplique_on_the_pictures_both_have(tmp_path):
+    import decisive
+
+    cache = tmp_path / "results" / "decisive"
+    cache.mkdir(parents=True)
+    answers = [
+        _ablation_answer("Xplique maco()", 0, [0.4, 0.4], 0.5),
+        _ablation_answer('xmaco.maco(preset="fast")', 0, [0.6, 0.3], 0.75),
+    ]
+    answers.append(_ablation_answer('xmaco.maco(preset="fast")', 1, [0.9, 0.9], 1.0))  # alone
+    for answer in answers[1:]:
+        answer["model_evaluations"] = 16  # half of Xplique's, as the fast preset
+    for n, answer in enumerate(answers):
+        answer["task"]["setting"] = "full"
+        (cache / f"full-{n}.json").write_text(json.dumps(answer))
+    report.write_report(tmp_path / "results", tmp_path / "benchmarks.md")
+    page = (tmp_path / "benchmarks.md").read_text()
+    headline = page[page.index("## Headline") : page.index("## 6.")]
+    label = 'xmaco.maco(preset="fast") / Xplique maco(), 2 pictures (0.50x its evaluations)'
+    judges = "efficientnet_lite1, efficientnet_lite2, mobilenet"
+    # seed 1 has no Xplique picture beside it: the means are over seed 0's two pictures
+    assert (
+        f"| {label}: class probability, judged by {judges} | 0.450 / 0.450 / 0.450 vs "
+        "0.400 / 0.400 / 0.400 |" in headline
+    )
+    assert f"| {label}: crop top-1, judged by {judges} | 0.750 / 0.750 / 0.750 vs 0.500" in headline
+    assert f"| {label}: pictures the judges find more probable | 1 of 2 |" in headline
+    assert "reference" not in headline  # no reference picture yet: no row for it
+    assert decisive.headline_rows({"runs": answers[1:]}) == []  # nothing to set against
 
 
 def test_a_long_run_is_cached_in_chunks_of_classes_and_counted_once_complete(tmp_path):

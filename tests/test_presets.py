@@ -117,7 +117,7 @@ def test_a_preset_decay_is_ignored_with_a_keras_optimizer_as_documented(cnn):
 
 
 def test_the_fast_preset_is_the_default_of_every_front_door(cnn):
-    # the best transfer per model evaluation measured (docs/benchmarks.md, section 7)
+    # the best transfer per model evaluation measured (docs/benchmarks.md, section 6)
     objective = xmaco.Objective.neuron(cnn, "logits", 1)
     for method in (xmaco.maco, xmaco.fourier, xmaco.pixel):
         result = method(objective, steps=2, image_size=32, seed=0)

@@ -11,7 +11,7 @@ authors' implementations do. How each choice was measured, by networks that did 
 pictures, is in docs/benchmarks.md ("Why the defaults are what they are").
 ``fast`` is the default (:data:`DEFAULT`) of every front door (``xmaco.maco``, ``xmaco
 visualize``, ``xmaco gallery``): the best transfer per model evaluation measured
-(docs/benchmarks.md, section 7). At full size, judged by networks that did not make the
+(docs/benchmarks.md, section 6). At full size, judged by networks that did not make the
 pictures, it gave every judge a higher class probability than ``reference`` for half the
 model evaluations; spending them on 256 steps of 16 crops rather than 128 steps of 32 kept
 the judges' probability and raised every judge's crop top-1 rate (MobileNet's: 0.68 against
@@ -181,7 +181,7 @@ PRESETS: dict[str, Preset] = {
 
 
 #: The preset a run uses when none is named: the best transfer per model evaluation measured
-#: (docs/benchmarks.md, section 7).
+#: (docs/benchmarks.md, section 6).
 DEFAULT = "fast"
 
 

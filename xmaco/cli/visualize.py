@@ -38,8 +38,8 @@ from xmaco.files import ensure_writable_dir
 
 __all__ = ["DEFAULT_PRESET", "EMBEDDED", "METHODS", "add_visualize_command"]
 
-# The preset of ``xmaco visualize``: half the model evaluations of the reference, for pictures
-# as recognisable (docs/benchmarks.md, section 5).
+# The preset of ``xmaco visualize``: the library's default, the best transfer per model
+# evaluation measured (docs/benchmarks.md, section 6).
 DEFAULT_PRESET = presets.DEFAULT
 # Image parameterizations, by the name of their function in xmaco, looked up when the command
 # runs (so that parsing does not import the engine).

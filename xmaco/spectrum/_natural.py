@@ -28,7 +28,7 @@ from ._validation import canvas_side, channel_count
 # octave; the zero frequency: the spread of a million photos' mean colours), were then
 # calibrated on the ImageNet average magnitude (``--calibrate``); nothing of that array ships.
 # docs/spectrum.md gives the photos, the accuracy, and what the zero frequency does to
-# transfer (docs/benchmarks.md, section 7).
+# transfer (docs/benchmarks.md, section 6).
 # The scale is that of images standardised to unit contrast, as :func:`estimate` measures them.
 _SCALE = (0.079456, 0.058633, 0.069898)
 _EXPONENT = (1.1702, 1.2450, 1.1517)
