@@ -234,6 +234,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
         cells += ablation.score_cells(entry, judges, self_judge)
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *_against(table, judges, REFERENCE, [n for n in table if n != REFERENCE])]
+    lines += _intervals(table, judges, REFERENCE, [FAST, MACO_REFERENCE])
     for against, names in COMPARISONS:
         lines += _against(table, judges, against, names)
     return lines
@@ -312,6 +313,50 @@ def _against(table: dict[str, Any], judges: list[str], against: str, names: list
             f"| {name} | {_spread(change)} | {_spread(crops)} | "
             f"{int((change > 0).sum())} of {change.size} | {'; '.join(verdicts)} |"
         )
+    return [*lines, ""]
+
+
+#: Resamples of the pictures behind each interval of :func:`_intervals` (fixed seed).
+RESAMPLES = 4000
+
+
+def _intervals(table: dict[str, Any], judges: list[str], against: str, names: list[str]):
+    """How sure each judge's difference is: the mean over the pictures both runs have of the
+    run's value minus ``against``'s, with a 95% bootstrap interval over the pictures."""
+    base = table.get(against)
+    present = [name for name in names if name in table]
+    if base is None or not present:
+        return []
+    measures = [(j, m) for m in ("probability", "crop_top1") for j in judges]
+    lines = [
+        f"How sure each difference from *{against}* is: per judge, the mean over the pictures "
+        "both runs have of the run's value minus its, and a 95% bootstrap interval (the "
+        f"pictures resampled {RESAMPLES} times, fixed seed). An interval that contains 0 is a "
+        "difference these pictures cannot tell from none.",
+        "",
+        "| run | pictures | "
+        + " | ".join(f"{j} {'p' if m == 'probability' else 'crops top-1'}" for j, m in measures)
+        + " |",
+        "|---|---|" + "---|" * len(measures),
+    ]
+    rng = np.random.default_rng(0)
+    for name in present:
+        cells, count = [], 0
+        for judge, measure in measures:
+            ours, theirs = (
+                table[name]["values"].get((judge, measure), {}),
+                base["values"].get((judge, measure), {}),
+            )
+            shared = sorted(set(ours) & set(theirs))
+            if not shared:
+                cells.append("")
+                continue
+            change = np.asarray([ours[p] - theirs[p] for p in shared])
+            means = change[rng.integers(0, change.size, (RESAMPLES, change.size))].mean(axis=1)
+            low, high = (round(float(v), 3) + 0.0 for v in np.percentile(means, [2.5, 97.5]))
+            cells.append(f"{change.mean():+.3f} ({low:+.3f} to {high:+.3f})")
+            count = max(count, change.size)
+        lines.append(f"| {name} | {count} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 

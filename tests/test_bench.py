@@ -193,6 +193,10 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
     assert row.startswith(first + "0.050 (-0.025 to +0.125) | +0.250")
     assert "| 1 of 2 |" in row
     assert "efficientnet_lite1: 0.450 >= 0.400, 0.750 >= 0.500" in row
+    # how sure: the mean change and its bootstrap interval, judge by judge (crops: +0.25 twice)
+    row = next(line for line in text.splitlines() if line.startswith(first[:-1] + "2 | "))
+    cells = row.split(" | ")[2:]
+    assert cells[0] == "+0.050 (-0.100 to +0.200)" and cells[-1] == "+0.250 (+0.250 to +0.250) |"
     plan = decisive.plan(smoke=False)
     assert [run["name"] for run in plan] == list(decisive.RUNS)
     assert {run["image_size"] for run in plan} == {512}
