@@ -237,6 +237,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     lines += _intervals(table, judges, REFERENCE, [FAST, MACO_REFERENCE])
     for against, names in COMPARISONS:
         lines += _against(table, judges, against, names)
+        lines += _intervals(table, judges, against, names)
     return lines
 
 
