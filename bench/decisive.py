@@ -187,8 +187,7 @@ def section_lines(data: dict[str, Any]) -> list[str]:
     table = {name: entry for (_, name), entry in _table(data["runs"]).items()}
     table = {name: table[name] for name in RUNS if name in table}
     self_judge = data["runs"][0]["self_judge"]
-    seen = [j for (j, _) in next(iter(table.values()))["values"]]
-    judges = list(dict.fromkeys(j for j in seen if j != self_judge)) or [self_judge]
+    judges = _judges(table, self_judge)
     lines = [
         "## 6. The defaults against Xplique, at full size",
         "",
@@ -248,7 +247,7 @@ def headline_rows(data: dict[str, Any]) -> list[str]:
     base = table.get(REFERENCE)
     if base is None:
         return []
-    judges = [j for j in _judges(table) if j != data["runs"][0]["self_judge"]]
+    judges = _judges(table, data["runs"][0]["self_judge"])
     rows = []
     for name in (FAST, MACO_REFERENCE):
         entry = table.get(name)
@@ -274,9 +273,11 @@ def headline_rows(data: dict[str, Any]) -> list[str]:
     return rows
 
 
-def _judges(table: dict[str, Any]) -> list[str]:
-    """The judges of a table, in the order they were asked."""
-    return list(dict.fromkeys(j for entry in table.values() for (j, _) in entry["values"]))
+def _judges(table: dict[str, Any], self_judge: str) -> list[str]:
+    """The judges of a table other than the maker, in the order they were asked (the maker
+    alone when it is the only one)."""
+    seen = dict.fromkeys(j for entry in table.values() for (j, _) in entry["values"])
+    return [j for j in seen if j != self_judge] or [self_judge]
 
 
 def _against(table: dict[str, Any], judges: list[str], against: str, names: list[str]):
