@@ -73,23 +73,41 @@ def pictures(model, work: Path, settings: dict) -> tuple[dict, dict]:
 
 
 def judged(results: dict, work: Path) -> dict:
-    """Per method, :func:`xmaco.evaluate.transfer`'s summary, cached in ``work``."""
+    """Per method, :func:`xmaco.evaluate.transfer`'s summary and, per judge, each picture's
+    class probability; cached in ``work``."""
     from xmaco.evaluate import transfer
 
-    path = work / "transfer.json"
+    path = work / "transfer-pictures.json"
     found = json.loads(path.read_text()) if path.exists() else {}
     for method, result in results.items():
         if method not in found:
-            found[method] = transfer(result, list(CLASSES), judges=list(JUDGES)).summary()
+            seen = transfer(result, list(CLASSES), judges=list(JUDGES))
+            found[method] = {
+                "summary": seen.summary(),
+                "probability": {j: [x.probability for x in seen.of(j)] for j in seen.judges},
+            }
             path.write_text(json.dumps(found, indent=1))
     return found
 
 
+def head_to_head(found: dict, ours: str = "maco", theirs: str = "fourier") -> str:
+    """Per judge, on how many classes ``ours`` got the higher class probability."""
+    wins = []
+    for judge, mine in found[ours]["probability"].items():
+        other = found[theirs]["probability"][judge]
+        better = sum(a > b for a, b in zip(mine, other, strict=True))
+        wins.append(f"{judge} {better} of {len(mine)}")
+    return f"classes where {TITLES[ours]} is more probable than {TITLES[theirs]}: " + ", ".join(
+        wins
+    )
+
+
 def table(found: dict) -> str:
-    judges = list(next(iter(found.values())))
+    judges = list(next(iter(found.values()))["summary"])
     header = ["method"] + [f"{j} p" for j in judges] + [f"{j} crops top-1" for j in judges]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    for method, summary in found.items():
+    for method, judged_method in found.items():
+        summary = judged_method["summary"]
         cells = [TITLES[method]]
         cells += [f"{summary[j]['probability']:.3f}" for j in judges]
         cells += [f"{summary[j]['crop_top1']:.2f}" for j in judges]
@@ -129,7 +147,9 @@ def main() -> None:
     work = args.work / f"{settings['preset']}-steps{args.steps}"
     results, times = pictures(model, work, settings)
     figure(results, args.out)
-    print(table(judged(results, work)))
+    found = judged(results, work)
+    print(table(found))
+    print(head_to_head(found))
     print(json.dumps({"settings": settings, "seconds": times}))
 
 
