@@ -185,8 +185,21 @@ def test_a_dead_unit_is_reported():
         name="dead",
     )
     model = keras.Model(inputs, dead(x))
-    with pytest.warns(RuntimeWarning, match="gradient of the objective is zero"):
-        xmaco.maco(Objective.neuron(model, "dead", 1), steps=3, crops=2, image_size=32, seed=0)
+    objective = Objective.neuron(model, "dead", [0, 1])
+    with pytest.warns(RuntimeWarning) as caught:
+        result = xmaco.maco(objective, steps=5, crops=2, image_size=32, seed=0)
+    texts = [str(w.message) for w in caught if "gradient of the objective" in str(w.message)]
+    # early, while later crops may still wake the unit; then at the end, since none did
+    assert len(texts) == 2
+    assert "zero everywhere for 2 visualization(s) (dead[0], dead[1])" in texts[0]
+    assert "in the first 3 steps" in texts[0] and "a warning at the end" in texts[0]
+    assert "at every one of the 5 steps" in texts[1] and "did not change" in texts[1]
+    # a run shorter than the early check warns once, at its end
+    with pytest.warns(RuntimeWarning, match="at every one of the 2 steps") as caught:
+        shorter = xmaco.maco(objective, steps=2, crops=2, image_size=32, seed=0)
+    assert sum("gradient of the objective" in str(w.message) for w in caught) == 1
+    # and it is true: without a gradient, 5 steps leave the images where 2 did
+    np.testing.assert_array_equal(result.images, shorter.images)
 
 
 @pytest.mark.parametrize(

@@ -150,10 +150,17 @@ class Run:
                 f"run stopped; error.result holds the images of the last finite step ({step}). "
                 "Lower the learning rate, check the model for overflow, or use float32."
             )
-        if step < _ZERO_GRADIENT_STEPS:
-            self.zero_gradient &= mass == 0.0
-            if step == _ZERO_GRADIENT_STEPS - 1 or step == self.steps - 1:
-                _warn_zero_gradient(self.zero_gradient, self.names, self.objective.layers)
+        # a unit silent on the first crops may wake on later ones: warn early, and at the end
+        # about the visualizations it never reached
+        self.zero_gradient &= mass == 0.0
+        if step == self.steps - 1 or step == _ZERO_GRADIENT_STEPS - 1:
+            _warn_zero_gradient(
+                self.zero_gradient,
+                self.names,
+                self.objective.layers,
+                step + 1,
+                step == self.steps - 1,
+            )
         return values, None
 
     def _logs(self, step: int, values: np.ndarray) -> dict[str, Any]:
@@ -320,17 +327,31 @@ def _quiet_tracing(first: bool):
         logger.setLevel(level)
 
 
-def _warn_zero_gradient(zero: np.ndarray, names: list[str], layers: list[str]) -> None:
-    if zero.any():
-        which = [names[i] for i in np.flatnonzero(zero)[:3]]
-        warnings.warn(
-            f"The gradient of the objective is zero everywhere for {int(zero.sum())} "
-            f"visualization(s) ({', '.join(which)}) in the first steps: the unit may be dead "
-            f"(e.g. a ReLU that never fires), or layer(s) {layers} may not depend on the input. "
-            "The images will not change.",
-            RuntimeWarning,
-            stacklevel=_caller_stacklevel(),
+def _warn_zero_gradient(
+    zero: np.ndarray, names: list[str], layers: list[str], steps: int, final: bool
+) -> None:
+    """Warn about the visualizations whose gradient was zero everywhere at each of the first
+    ``steps`` steps: those of the whole run when ``final``."""
+    if not zero.any():
+        return
+    named = ", ".join(names[i] for i in np.flatnonzero(zero)[:3])
+    which = f"{int(zero.sum())} visualization(s) ({named})"
+    cause = (
+        "the unit may be dead (e.g. a ReLU that never fires), or layer(s) "
+        f"{layers} may not depend on the input"
+    )
+    if final:
+        text = (
+            f"The gradient of the objective was zero everywhere for {which} at every one of the "
+            f"{steps} steps: {cause}. Their images did not change."
         )
+    else:
+        text = (
+            f"The gradient of the objective is zero everywhere for {which} in the first {steps} "
+            f"steps: {cause}. Their images change only once a step's crops excite it; a "
+            "warning at the end of the run says if none did."
+        )
+    warnings.warn(text, RuntimeWarning, stacklevel=_caller_stacklevel())
 
 
 def _caller_stacklevel() -> int:
