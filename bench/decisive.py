@@ -169,8 +169,9 @@ def run_section(
     return ablation.run_section(smoke, model, cache, run_worker, log, plan(smoke), CHUNK)
 
 
-def planned() -> int:
-    return sum(len(run.get("seeds", SEEDS)) for run in RUNS.values())
+def planned(seeds: list[int] | tuple[int, ...] = SEEDS) -> int:
+    """How many (run, seed) pairs the section has over ``seeds`` (a smoke run has one seed)."""
+    return sum(len(set(run.get("seeds", seeds)) & set(seeds)) for run in RUNS.values())
 
 
 def default_magnitude() -> str:

@@ -145,7 +145,7 @@ def write_report(results: Path, docs: Path) -> str:
 
     full = _load(results, "decisive") or from_cache(results / "decisive", decisive.planned())
     if full and full["runs"]:
-        full.setdefault("planned", len(decisive.RUNS) * len(full["seeds"]))
+        full.setdefault("planned", decisive.planned(full["seeds"]))
     else:
         full = None
     parts += _headline(summary, decisive.headline_rows(full) if full else [])
