@@ -349,7 +349,7 @@ def _warn_zero_gradient(
         text = (
             f"The gradient of the objective is zero everywhere for {which} in the first {steps} "
             f"steps: {cause}. Their images change only once a step's crops excite it; a "
-            "warning at the end of the run says if none did."
+            "warning at the end of a run that completes says if none did."
         )
     warnings.warn(text, RuntimeWarning, stacklevel=_caller_stacklevel())
 
