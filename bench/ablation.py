@@ -112,12 +112,13 @@ def run_section(
     log: Callable[[str], None],
     runs: list[dict[str, Any]] | None = None,
     chunk: int | None = None,
+    seeds: tuple[int, ...] = SEEDS,
 ) -> dict[str, Any]:
-    """Run (or read from ``cache``) every run of ``runs`` (default: :func:`plan`'s) for every
-    seed, on the section's classes (two of them in a smoke run); ``chunk``: see
-    :func:`run_cached`."""
+    """Run (or read from ``cache``) every run of ``runs`` (default: :func:`plan`'s) for each of
+    ``seeds`` (the first alone in a smoke run), on the section's classes (two of them in a smoke
+    run); ``chunk``: see :func:`run_cached`."""
     classes = [1, 2] if model == "tiny" else list(CLASSES[:2] if smoke else CLASSES)
-    seeds = list(SEEDS[:1] if smoke else SEEDS)
+    seeds = list(seeds[:1] if smoke else seeds)
     runs = plan(smoke) if runs is None else runs
     return run_cached(runs, classes, seeds, model, cache, run_worker, log, chunk)
 

@@ -179,8 +179,8 @@ def test_the_decisive_section_sets_the_defaults_against_xplique_judge_by_judge(t
         name = answer["task"]["name"].replace(" ", "_")
         (tmp_path / f"{name}.json").write_text(json.dumps(answer))
     data = ablation.from_cache(tmp_path, decisive.planned())
-    # both seeds of every run, but for those limited to some seeds
-    planned = sum(len(run.get("seeds", (0, 1))) for run in decisive.RUNS.values())
+    # every seed of the section for every run, but for those limited to some seeds
+    planned = sum(len(run.get("seeds", (0, 1, 2))) for run in decisive.RUNS.values())
     assert data["planned"] == planned == decisive.planned()
     assert decisive.planned([0]) == len(decisive.RUNS)  # a smoke run: every run, one seed
     text = "\n".join(decisive.section_lines(data))
